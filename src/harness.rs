@@ -1,0 +1,97 @@
+//! `cargo test -p exercise-ARCH`: the rubric as a test suite (libtest-mimic), one test per
+//! check, so that filters, `--list` and `--exact` work as usual; then the rubric's total.
+//!
+//! Checks run one at a time unless `--test-threads` says otherwise: several measure timing
+//! or resources and would disturb each other.
+
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::check::RunMemo;
+use crate::report::Report;
+use crate::server::Program;
+use crate::{arch, contain, run, shepherd};
+
+/// The `main` of a crate's `tests/grade.rs`: grades `exe` against the rubric of `arch`.
+pub fn main(arch_name: &str, exe: &str) -> ExitCode {
+    shepherd::run_if_requested();
+    let Some(arch) = arch::find(arch_name) else {
+        eprintln!("workbook: unknown architecture {arch_name:?}");
+        return ExitCode::from(2);
+    };
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        args.test_threads = Some(1);
+    }
+    contain::init();
+    let program = Program::new(exe);
+    let memo = Arc::new(RunMemo::default());
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let begun = Instant::now();
+    let trials = arch
+        .checks
+        .iter()
+        .map(|&check| {
+            let (program, memo, outcomes) = (program.clone(), memo.clone(), outcomes.clone());
+            Trial::test(check.id, move || {
+                let outcome = run::run_check(check, &program, &memo);
+                let result = if outcome.passed {
+                    Ok(())
+                } else {
+                    Err(Failed::from(format!(
+                        "{}\nhint: {}\nread: book/src/{}",
+                        outcome.message, check.hint, check.book
+                    )))
+                };
+                outcomes.lock().unwrap_or_else(|e| e.into_inner()).push(outcome);
+                result
+            })
+            .with_kind(check.category.name())
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    if !args.list {
+        let mut outcomes = std::mem::take(&mut *outcomes.lock().unwrap_or_else(|e| e.into_inner()));
+        // Back in rubric order, whatever order the trials ran in.
+        outcomes.sort_by_key(|o| arch.checks.iter().position(|c| c.id == o.check.id));
+        if !outcomes.is_empty() {
+            let report = Report {
+                arch: arch.name.to_string(),
+                program: program.display(),
+                outcomes,
+                duration: begun.elapsed(),
+            };
+            println!("{}", summary(&report));
+        }
+    }
+    conclusion.exit_code()
+}
+
+/// The short rubric printed after the test results: points per check and the total.
+fn summary(report: &Report) -> String {
+    let mut out = format!("rubric for `{}`:\n", report.arch);
+    for o in &report.outcomes {
+        out.push_str(&format!(
+            "  {} {:<16} {:>2}/{}\n",
+            if o.passed { "pass" } else { "FAIL" },
+            o.check.id,
+            o.points(),
+            o.check.points
+        ));
+    }
+    let verdict = if report.full_marks() {
+        "full marks".to_string()
+    } else {
+        let first = report.outcomes.iter().find(|o| !o.passed).map(|o| o.check.id);
+        format!("start with `{}`", first.unwrap_or_default())
+    };
+    out.push_str(&format!(
+        "score: {}/{} ({verdict})",
+        report.score(),
+        report.max_score()
+    ));
+    out
+}

@@ -1,0 +1,242 @@
+//! `workbook`: grade a server against its architecture's rubric.
+//!
+//! ```text
+//! workbook grade iterative                 # builds and grades exercises/iterative
+//! workbook grade iterative --solution      # the reference solution
+//! workbook grade iterative -- ./a.out      # any program that follows the contract
+//! workbook list                            # every architecture and its last score
+//! workbook rubric iterative                # the checks, points and hints, as data
+//! ```
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+
+use workbook::arch::{self, Arch};
+use workbook::report::Report;
+use workbook::server::Program;
+use workbook::{cargo, run, shepherd};
+
+#[derive(Parser)]
+#[command(version, about = "The grader of the Server Concurrency Workbook")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Grade an exercise, the reference solution, or any program that follows the contract.
+    Grade {
+        /// The architecture whose rubric to use (see `workbook list`).
+        #[arg(value_parser = parse_arch)]
+        arch: String,
+        /// Grade the reference solution instead of your exercise.
+        #[arg(long, conflicts_with = "program")]
+        solution: bool,
+        /// How to print the result.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Colour in the human rubric.
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+        /// A program to grade instead, with its arguments; the grader appends the address.
+        #[arg(last = true, value_name = "PROGRAM [ARGS]...")]
+        program: Vec<OsString>,
+    },
+    /// Show every architecture with its rubric's size and your last score.
+    List,
+    /// Show the checks of an architecture: id, category, points, summary, hint, book section.
+    Rubric {
+        #[arg(value_parser = parse_arch)]
+        arch: String,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Gradescope,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_arch(name: &str) -> Result<String, String> {
+    match arch::find(name) {
+        Some(_) => Ok(name.to_string()),
+        None => Err(format!(
+            "unknown architecture; choose one of: {}",
+            arch::names().join(", ")
+        )),
+    }
+}
+
+fn main() -> ExitCode {
+    shepherd::run_if_requested();
+    match Cli::parse().command {
+        Cmd::Grade {
+            arch,
+            solution,
+            format,
+            color,
+            program,
+        } => grade(&find(&arch), solution, format, color, program),
+        Cmd::List => list(),
+        Cmd::Rubric { arch, format } => rubric(&find(&arch), format),
+    }
+}
+
+fn find(name: &str) -> Arch {
+    arch::find(name).expect("validated by parse_arch")
+}
+
+fn grade(
+    arch: &Arch,
+    solution: bool,
+    format: Format,
+    color: Color,
+    command: Vec<OsString>,
+) -> ExitCode {
+    let root = cargo::workspace_root();
+    let program = match command.split_first() {
+        Some((path, args)) => Program {
+            path: resolve(Path::new(path)),
+            args: args.to_vec(),
+        },
+        None => {
+            let package = if solution {
+                arch.solution_package()
+            } else {
+                arch.exercise_package()
+            };
+            match cargo::build(&root, &package) {
+                Ok(exe) => Program::new(exe),
+                Err(e) => {
+                    eprintln!("workbook: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    if !program.path.exists() && program.path.components().count() > 1 {
+        eprintln!("workbook: no such program: {}", program.path.display());
+        return ExitCode::from(2);
+    }
+    let report = run::grade(arch, &program);
+    match format {
+        Format::Human => {
+            let color = match color {
+                Color::Auto => std::io::stdout().is_terminal(),
+                Color::Always => true,
+                Color::Never => false,
+            };
+            print!("{}", report.render(color));
+        }
+        Format::Json => println!("{:#}", report.to_json()),
+        Format::Gradescope => println!("{:#}", report.to_gradescope()),
+    }
+    if !solution && command.is_empty() {
+        record_score(&root, &report);
+    }
+    if report.full_marks() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// A program named with a path is made absolute (the server runs in a directory of its own);
+/// a bare name is looked up in PATH as usual.
+fn resolve(path: &Path) -> PathBuf {
+    if path.components().count() > 1 {
+        std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+    } else {
+        path.to_path_buf()
+    }
+}
+
+fn scores_file(root: &Path) -> PathBuf {
+    root.join("target").join("workbook").join("scores.json")
+}
+
+fn load_scores(root: &Path) -> Value {
+    std::fs::read(scores_file(root))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_else(|| json!({}))
+}
+
+fn record_score(root: &Path, report: &Report) {
+    let mut scores = load_scores(root);
+    scores[&report.arch] = json!({ "score": report.score(), "max_score": report.max_score() });
+    let path = scores_file(root);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(path, format!("{scores:#}\n"));
+}
+
+fn list() -> ExitCode {
+    let scores = load_scores(&cargo::workspace_root());
+    println!("{:<12} {:<44} {:>6}  your last score", "arch", "", "checks");
+    for arch in arch::all() {
+        let score = &scores[arch.name];
+        let last = match (score["score"].as_u64(), score["max_score"].as_u64()) {
+            (Some(s), Some(m)) => format!("{s}/{m}"),
+            _ => format!("not graded yet (workbook grade {})", arch.name),
+        };
+        println!(
+            "{:<12} {:<44} {:>6}  {last}",
+            arch.name,
+            arch.title,
+            arch.checks.len()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn rubric(arch: &Arch, format: Format) -> ExitCode {
+    if format == Format::Human {
+        println!("{} ({} points): {}", arch.title, arch.max_score(), arch.chapter());
+        for c in &arch.checks {
+            println!(
+                "\n{:<16} {:<12} {:>2} points\n  {}\n  hint: {}\n  read: book/src/{}",
+                c.id,
+                c.category.name(),
+                c.points,
+                c.summary,
+                c.hint,
+                c.book
+            );
+        }
+    } else {
+        let checks: Vec<Value> = arch
+            .checks
+            .iter()
+            .map(|c| {
+                json!({
+                    "id": c.id, "category": c.category.name(), "points": c.points,
+                    "summary": c.summary, "hint": c.hint, "book": format!("book/src/{}", c.book),
+                    "time_limit_ms": c.limit.as_millis() as u64,
+                })
+            })
+            .collect();
+        println!(
+            "{:#}",
+            json!({ "arch": arch.name, "max_score": arch.max_score(), "checks": checks })
+        );
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,169 @@
+//! Reading `/proc`: the processes under a root, and what each one holds.
+//!
+//! Descendants are found by walking parent links in `/proc/*/stat`, not by process group:
+//! a server that calls `setsid` leaves its group but not its ancestry, and the shepherd is a
+//! child subreaper, so even a double-forked daemon stays below it.
+
+use std::collections::HashMap;
+use std::fs;
+
+/// One process, as `/proc/PID/stat` and `/proc/PID/status` describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proc {
+    pub pid: i32,
+    pub ppid: i32,
+    /// `R`, `S`, `D`, `Z` (zombie), `T` (stopped), ...
+    pub state: char,
+    /// Clock ticks since boot when it started: with `pid`, identifies a process over time.
+    pub start: u64,
+    pub threads: usize,
+    pub rss_kib: u64,
+}
+
+impl Proc {
+    pub fn is_zombie(&self) -> bool {
+        self.state == 'Z'
+    }
+}
+
+/// Reads one process; `None` if it is gone (or never was).
+pub fn read(pid: i32) -> Option<Proc> {
+    let (ppid, state, start) = stat(pid)?;
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Some(Proc {
+        pid,
+        ppid,
+        state,
+        start,
+        threads: field("Threads:") as usize,
+        rss_kib: field("VmRSS:"),
+    })
+}
+
+/// `(ppid, state, starttime)` from `/proc/PID/stat`.
+fn stat(pid: i32) -> Option<(i32, char, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may itself contain spaces or ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let ppid = fields.get(1)?.parse().ok()?;
+    // starttime is field 22 of stat; `rest` starts at field 3.
+    let start = fields.get(19)?.parse().ok()?;
+    Some((ppid, state, start))
+}
+
+/// Every process below `root` (not `root` itself), parents before children.
+pub fn descendants(root: i32) -> Vec<Proc> {
+    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    for pid in all_pids() {
+        if let Some((ppid, _, _)) = stat(pid) {
+            children.entry(ppid).or_default().push(pid);
+        }
+    }
+    let mut found = Vec::new();
+    let mut queue = vec![root];
+    while let Some(pid) = queue.pop() {
+        for &child in children.get(&pid).map(Vec::as_slice).unwrap_or(&[]) {
+            queue.push(child);
+            if let Some(p) = read(child) {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// Every process whose real uid is `uid`.
+pub fn by_uid(uid: u32) -> Vec<Proc> {
+    all_pids()
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|s| {
+                    let line = s.lines().find(|l| l.starts_with("Uid:"))?.to_owned();
+                    line.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(uid)
+        })
+        .filter_map(read)
+        .collect()
+}
+
+/// Every process whose environment holds `VAR=VALUE` with `VALUE` starting with `prefix`.
+///
+/// Used to find strays of a run even outside the shepherd's tree (a belt, not the braces:
+/// a hostile program can clear its environment).
+pub fn tagged(var: &str, prefix: &str) -> Vec<Proc> {
+    let needle = format!("{var}={prefix}");
+    all_pids()
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                env.split(|&b| b == 0)
+                    .any(|kv| kv.starts_with(needle.as_bytes()))
+            })
+        })
+        .filter_map(read)
+        .collect()
+}
+
+fn all_pids() -> impl Iterator<Item = i32> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+}
+
+/// How many descriptors `pid` has open, or `None` if it is gone.
+pub fn open_fds(pid: i32) -> Option<usize> {
+    Some(fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
+/// CPU time (user + system) `pid` has used, in clock ticks.
+pub fn cpu_ticks(pid: i32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Clock ticks per second, for [`cpu_ticks`] and [`Proc::start`].
+pub fn ticks_per_second() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .map_or(100, |t| t as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_itself() {
+        let me = read(std::process::id() as i32).unwrap();
+        assert!(me.threads >= 1);
+        assert!(me.rss_kib > 0);
+        assert_ne!(me.state, 'Z');
+        assert!(open_fds(std::process::id() as i32).unwrap() >= 3);
+    }
+
+    #[test]
+    fn finds_a_child() {
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let found = descendants(std::process::id() as i32);
+        assert!(found.iter().any(|p| p.pid == child.id() as i32), "{found:?}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}

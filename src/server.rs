@@ -1,0 +1,475 @@
+//! A server under test, seen from the grader: started through a [shepherd](crate::shepherd),
+//! announced, probed through `/proc`, and killed with its whole tree when dropped.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::check::Verdict;
+use crate::procfs::{self, Proc};
+use crate::shepherd::{self, Limits};
+
+/// How long a server has to print its `listening on` line (contract: "Announce").
+pub const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most of the server's stdout scanned for the announce line.
+const ANNOUNCE_SCAN: usize = 64 * 1024;
+
+/// How much of the server's stderr is kept for verdicts.
+const STDERR_KEEP: usize = 4 * 1024;
+
+/// A program to grade: what the grader runs, before it appends the listen address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    pub path: PathBuf,
+    pub args: Vec<OsString>,
+}
+
+impl Program {
+    pub fn new(path: impl Into<PathBuf>) -> Program {
+        Program {
+            path: path.into(),
+            args: Vec::new(),
+        }
+    }
+
+    /// The command line as a person would type it.
+    pub fn display(&self) -> String {
+        std::iter::once(self.path.as_os_str())
+            .chain(self.args.iter().map(OsString::as_os_str))
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// How the server's main process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Exit::Code(c) => write!(f, "exit code {c}"),
+            Exit::Signal(s) => match Signal::try_from(s) {
+                Ok(sig) => write!(f, "signal {}", sig.as_str()),
+                Err(_) => write!(f, "signal {s}"),
+            },
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    pid: Option<i32>,
+    spawn_error: Option<String>,
+    exit: Option<Exit>,
+    limit: Option<String>,
+    killed: bool,
+    shepherd_gone: bool,
+    announced: Option<SocketAddr>,
+    stdout_seen: usize,
+    stdout_head: String,
+    stdout_closed: bool,
+    stderr_tail: VecDeque<u8>,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A reader thread that panicked leaves the state as usable as before.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        f(&mut self.lock());
+        self.changed.notify_all();
+    }
+
+    /// Waits until `done` holds or `timeout` passes; returns whether it holds.
+    fn wait_for(&self, timeout: Duration, done: impl Fn(&State) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        while !done(&state) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+}
+
+/// A running server and its shepherd. Dropping it kills the whole tree.
+pub struct Server {
+    shared: Arc<Shared>,
+    control: Mutex<UnixStream>,
+    shepherd: Mutex<Child>,
+    addr: SocketAddr,
+    pid: i32,
+    _dir: tempfile::TempDir,
+}
+
+static SERVERS_STARTED: AtomicUsize = AtomicUsize::new(0);
+
+impl Server {
+    /// Starts `program` with the listen address `127.0.0.1:0` appended, and waits for its
+    /// announce line.
+    pub fn start(program: &Program, limits: &Limits) -> Result<Server, Verdict> {
+        let dir = tempfile::Builder::new()
+            .prefix("workbook-server-")
+            .tempdir()
+            .map_err(|e| Verdict::new(format!("cannot make a working directory: {e}")))?;
+        // The server may run as an unprivileged uid; let it use its working directory.
+        let _ = std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        );
+        let (ours, theirs) = UnixStream::pair()
+            .map_err(|e| Verdict::new(format!("cannot make a control socket: {e}")))?;
+        let exe = std::env::current_exe()
+            .map_err(|e| Verdict::new(format!("cannot find the grader's own binary: {e}")))?;
+        let tag = format!(
+            "{}:{}",
+            std::process::id(),
+            SERVERS_STARTED.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut child = Command::new(exe)
+            .arg(shepherd::ARG)
+            .args(limits.to_args())
+            .arg(dir.path())
+            .arg(&tag)
+            .arg("--")
+            .arg(&program.path)
+            .args(&program.args)
+            .arg("127.0.0.1:0")
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own group: a Ctrl-C in the terminal reaches the grader, which cleans up,
+            // and not the shepherd, which must outlive the server.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| Verdict::new(format!("cannot start the grader's shepherd: {e}")))?;
+        crate::contain::register(child.id() as i32, &ours);
+
+        let shared = Arc::new(Shared::default());
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        spawn_reader("stdout", shared.clone(), move |s| read_stdout(stdout, &s));
+        spawn_reader("stderr", shared.clone(), move |s| read_stderr(stderr, &s));
+        let control = ours
+            .try_clone()
+            .map_err(|e| Verdict::new(format!("cannot clone the control socket: {e}")))?;
+        spawn_reader("control", shared.clone(), move |s| read_control(control, &s));
+
+        let mut server = Server {
+            shared,
+            control: Mutex::new(ours),
+            shepherd: Mutex::new(child),
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            pid: 0,
+            _dir: dir,
+        };
+        server.shared.wait_for(ANNOUNCE_TIMEOUT, |s| {
+            s.announced.is_some()
+                || s.exit.is_some()
+                || s.spawn_error.is_some()
+                || s.limit.is_some()
+                || s.shepherd_gone
+                || s.stdout_seen > ANNOUNCE_SCAN
+        });
+        let state = server.shared.lock();
+        if let Some(e) = &state.spawn_error {
+            return Err(Verdict::new(format!("could not start the server: {e}")));
+        }
+        let announced = state.announced;
+        server.pid = state.pid.unwrap_or(0);
+        drop(state);
+        match announced {
+            Some(addr) => {
+                server.addr = addr;
+                Ok(server)
+            }
+            None => Err(Verdict::new(server.why_no_announce())),
+        }
+    }
+
+    /// The address the server announced.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's main process.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The server's main process and all its descendants, as `/proc` shows them now.
+    pub fn tree(&self) -> Vec<Proc> {
+        let mut tree: Vec<Proc> = procfs::read(self.pid).into_iter().collect();
+        tree.extend(procfs::descendants(self.pid));
+        tree
+    }
+
+    /// Descriptors open in the server's main process.
+    pub fn fds(&self) -> Option<usize> {
+        procfs::open_fds(self.pid)
+    }
+
+    /// How the main process ended, if it has.
+    pub fn exit(&self) -> Option<Exit> {
+        self.shared.lock().exit
+    }
+
+    /// Waits up to `timeout` for the main process to end.
+    pub fn wait_exit(&self, timeout: Duration) -> Option<Exit> {
+        self.shared
+            .wait_for(timeout, |s| s.exit.is_some() || s.shepherd_gone);
+        self.exit()
+    }
+
+    /// Sends `signal` to the main process.
+    pub fn signal(&self, signal: Signal) {
+        let _ = kill(Pid::from_raw(self.pid), signal);
+    }
+
+    /// Why the shepherd killed the tree, if it did (a cap was exceeded).
+    pub fn limit(&self) -> Option<String> {
+        self.shared.lock().limit.clone()
+    }
+
+    /// The last lines the server wrote to stderr.
+    pub fn stderr_tail(&self) -> String {
+        let state = self.shared.lock();
+        let (a, b) = state.stderr_tail.as_slices();
+        String::from_utf8_lossy(&[a, b].concat()).into_owned()
+    }
+
+    /// A description of how the server ended, if it did: used to explain a failed check.
+    pub fn obituary(&self) -> Option<String> {
+        // The shepherd reports an exit within a tick; give it a few.
+        self.shared.wait_for(Duration::from_millis(200), |s| {
+            s.exit.is_some() || s.limit.is_some()
+        });
+        let state = self.shared.lock();
+        let what = match (&state.limit, state.exit) {
+            (Some(limit), _) => format!("the grader stopped the server: {limit}"),
+            (None, Some(exit)) if !state.killed => format!("the server exited ({exit})"),
+            _ => return None,
+        };
+        drop(state);
+        Some(format!("{what}{}", self.stderr_note()))
+    }
+
+    fn stderr_note(&self) -> String {
+        let tail = self.stderr_tail();
+        let tail = tail.trim_end();
+        if tail.is_empty() {
+            String::new()
+        } else {
+            let lines: Vec<&str> = tail.lines().collect();
+            let last = &lines[lines.len().saturating_sub(12)..];
+            format!("; its stderr ends:\n    {}", last.join("\n    "))
+        }
+    }
+
+    fn why_no_announce(&self) -> String {
+        let state = self.shared.lock();
+        let printed = if state.stdout_head.trim().is_empty() {
+            "it printed nothing on stdout".to_string()
+        } else {
+            format!(
+                "its stdout began: {}",
+                crate::client::show(state.stdout_head.as_bytes())
+            )
+        };
+        let what = if let Some(limit) = &state.limit {
+            format!("the grader stopped the server before it announced: {limit}")
+        } else if let Some(exit) = state.exit {
+            format!("the server exited ({exit}) before announcing its address; {printed}")
+        } else if state.stdout_seen > ANNOUNCE_SCAN {
+            format!(
+                "the server printed over {} KiB on stdout without the line \
+                 `listening on 127.0.0.1:PORT`",
+                ANNOUNCE_SCAN / 1024
+            )
+        } else if state.shepherd_gone {
+            "the grader's shepherd process ended unexpectedly".to_string()
+        } else {
+            format!(
+                "the server did not print `listening on 127.0.0.1:PORT` within {} s ({printed}). \
+                 It must print that line once it listens, and flush stdout: a C program's \
+                 stdout is fully buffered on a pipe, so call fflush(stdout)",
+                ANNOUNCE_TIMEOUT.as_secs()
+            )
+        };
+        drop(state);
+        format!("{what}{}", self.stderr_note())
+    }
+
+    /// Kills the server's whole tree now and waits until it is gone. Idempotent.
+    pub fn kill(&self) {
+        {
+            let mut control = self.control.lock().unwrap_or_else(|e| e.into_inner());
+            if control.write_all(b"kill\n").is_err() {
+                return;
+            }
+        }
+        self.shared
+            .wait_for(Duration::from_secs(12), |s| s.killed || s.shepherd_gone);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // EOF on its socket tells the shepherd to kill the tree and exit.
+        let control = self.control.get_mut().unwrap_or_else(|e| e.into_inner());
+        let _ = control.shutdown(std::net::Shutdown::Both);
+        let shepherd = self.shepherd.get_mut().unwrap_or_else(|e| e.into_inner());
+        crate::contain::finish(shepherd);
+    }
+}
+
+fn spawn_reader(name: &str, shared: Arc<Shared>, f: impl FnOnce(Arc<Shared>) + Send + 'static) {
+    let done = shared.clone();
+    let name = name.to_string();
+    std::thread::Builder::new()
+        .name(format!("server-{name}"))
+        .spawn(move || {
+            f(shared);
+            if name == "control" {
+                done.update(|s| s.shepherd_gone = true);
+            } else if name == "stdout" {
+                done.update(|s| s.stdout_closed = true);
+            }
+        })
+        .expect("the grader can start a reader thread");
+}
+
+fn read_control(control: UnixStream, shared: &Shared) {
+    for line in BufReader::new(control).lines() {
+        let Ok(line) = line else { return };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["started", pid] => shared.update(|s| s.pid = pid.parse().ok()),
+            ["spawn-failed", ..] => {
+                let msg = line["spawn-failed ".len()..].to_string();
+                shared.update(|s| s.spawn_error = Some(msg));
+            }
+            ["exited", _, "code", n] => {
+                let code = n.parse().unwrap_or(-1);
+                shared.update(|s| s.exit = Some(Exit::Code(code)));
+            }
+            ["exited", _, "signal", n] => {
+                let sig = n.parse().unwrap_or(0);
+                shared.update(|s| s.exit = Some(Exit::Signal(sig)));
+            }
+            ["limit", ..] => {
+                let msg = line["limit ".len()..].to_string();
+                shared.update(|s| s.limit = Some(msg));
+            }
+            ["killed"] => shared.update(|s| s.killed = true),
+            _ => {}
+        }
+    }
+}
+
+/// Scans stdout for the announce line, then keeps draining it: a server whose stdout pipe
+/// fills up would block, and one whose pipe closes would die of EPIPE.
+fn read_stdout(stdout: impl Read, shared: &Shared) {
+    let mut reader = BufReader::new(stdout);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // Bounded: a flood without a newline must not grow this buffer without limit.
+        match (&mut reader)
+            .take(ANNOUNCE_SCAN as u64 + 1)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&line);
+                let addr = parse_announce(&text);
+                shared.update(|s| {
+                    if s.stdout_head.len() < 512 {
+                        s.stdout_head.push_str(&text);
+                    }
+                    s.stdout_seen += n;
+                    if s.announced.is_none() {
+                        s.announced = addr;
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn read_stderr(mut stderr: impl Read, shared: &Shared) {
+    let mut buf = [0u8; 8192];
+    loop {
+        match stderr.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => shared.update(|s| {
+                s.stderr_tail.extend(&buf[..n]);
+                let excess = s.stderr_tail.len().saturating_sub(STDERR_KEEP);
+                s.stderr_tail.drain(..excess);
+            }),
+        }
+    }
+}
+
+/// `listening on 127.0.0.1:PORT` gives the address to connect to. An unspecified address
+/// (`0.0.0.0`) is reached through loopback.
+pub fn parse_announce(line: &str) -> Option<SocketAddr> {
+    let rest = line.trim().strip_prefix("listening on ")?;
+    let mut addr: SocketAddr = rest.trim().parse().ok()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    (addr.port() != 0).then_some(addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announce_lines() {
+        assert_eq!(
+            parse_announce("listening on 127.0.0.1:4000\n"),
+            Some("127.0.0.1:4000".parse().unwrap())
+        );
+        assert_eq!(
+            parse_announce("listening on 0.0.0.0:4000\r\n"),
+            Some("127.0.0.1:4000".parse().unwrap())
+        );
+        assert_eq!(parse_announce("listening on 127.0.0.1:0"), None);
+        assert_eq!(parse_announce("Listening on port 4000"), None);
+        assert_eq!(parse_announce("starting up"), None);
+    }
+}

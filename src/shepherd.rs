@@ -1,0 +1,309 @@
+//! The shepherd: one small process per server under test, which owns that server's whole tree.
+//!
+//! The grader re-executes its own binary as `EXE __workbook-shepherd [LIMITS] -- PROGRAM ARGS`.
+//! Why a separate process rather than threads in the grader:
+//! - it is a child subreaper (`PR_SET_CHILD_SUBREAPER`), so every descendant of the server,
+//!   even one that double-forked and called `setsid`, stays below it and can be found and
+//!   killed; and it may reap with `waitpid(-1)` without stealing another check's statuses;
+//! - its standard input is a socket to the grader. When the grader ends for any reason,
+//!   `SIGKILL` included, that socket reads EOF and the shepherd kills the whole tree. Nothing
+//!   is left behind, whatever happens to the grader.
+//!
+//! It also caps what the server may create (processes, threads, memory), sets resource limits
+//! that the server inherits, and, when run as root, drops the server to a uid of its own so
+//! that `RLIMIT_NPROC` binds (it does not bind root) and the server cannot signal the grader.
+//!
+//! Protocol on the socket, one line each way:
+//! - shepherd to grader: `started PID`, `spawn-failed MESSAGE`, `exited PID code N`,
+//!   `exited PID signal N`, `limit MESSAGE` (the tree was killed for exceeding a cap), `killed`.
+//! - grader to shepherd: `kill` (kill the tree now, answer `killed`); EOF (kill, then exit).
+
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{Pid, Uid};
+
+use crate::procfs;
+
+/// The first argument that turns any binary using [`crate::harness`] or the `workbook` CLI
+/// into a shepherd.
+pub const ARG: &str = "__workbook-shepherd";
+
+/// Environment variable naming the run a server belongs to (`GRADERPID:N`), so that stray
+/// processes can be recognised even if they escaped (they cannot while the shepherd lives).
+pub const TAG_VAR: &str = "WORKBOOK_RUN";
+
+/// Limits the shepherd enforces on a server's whole tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// `RLIMIT_NOFILE` for the server (soft and hard).
+    pub nofile: u64,
+    /// Most processes the tree may have at once; past it the tree is killed.
+    pub max_procs: usize,
+    /// Most tasks (threads of all its processes) the tree may have at once.
+    pub max_tasks: usize,
+    /// Most resident memory the tree may use, in MiB.
+    pub max_rss_mib: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            nofile: 4_096,
+            max_procs: 400,
+            max_tasks: 3_000,
+            max_rss_mib: 2_048,
+        }
+    }
+}
+
+impl Limits {
+    pub(crate) fn to_args(&self) -> Vec<String> {
+        vec![
+            self.nofile.to_string(),
+            self.max_procs.to_string(),
+            self.max_tasks.to_string(),
+            self.max_rss_mib.to_string(),
+        ]
+    }
+
+    fn from_args(args: &[String]) -> Option<Limits> {
+        Some(Limits {
+            nofile: args.first()?.parse().ok()?,
+            max_procs: args.get(1)?.parse().ok()?,
+            max_tasks: args.get(2)?.parse().ok()?,
+            max_rss_mib: args.get(3)?.parse().ok()?,
+        })
+    }
+}
+
+/// Runs the shepherd if this process was started as one; returns otherwise.
+///
+/// Call it first thing in `main` of any program that grades (the CLI, the test harness).
+pub fn run_if_requested() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) != Some(ARG) {
+        return;
+    }
+    let code = match parse(&args[2..]) {
+        Some((limits, cwd, tag, program)) => shepherd(&limits, &cwd, &tag, &program),
+        None => {
+            eprintln!("workbook shepherd: malformed arguments {args:?}");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+type Parsed = (Limits, String, String, Vec<String>);
+
+fn parse(args: &[String]) -> Option<Parsed> {
+    let split = args.iter().position(|a| a == "--")?;
+    let (head, program) = (&args[..split], &args[split + 1..]);
+    let limits = Limits::from_args(head)?;
+    let cwd = head.get(4)?.clone();
+    let tag = head.get(5)?.clone();
+    (!program.is_empty()).then(|| (limits, cwd, tag, program.to_vec()))
+}
+
+/// How often the shepherd reaps and measures the tree.
+const TICK: Duration = Duration::from_millis(25);
+
+fn shepherd(limits: &Limits, cwd: &str, tag: &str, program: &[String]) -> i32 {
+    let me = std::process::id() as i32;
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        say(&format!("spawn-failed cannot become a subreaper: {e}"));
+        return 1;
+    }
+    // Limits set here are inherited by the server. Root ignores RLIMIT_NPROC, which is why
+    // the server gets a uid of its own below; the watchdog counts as well in any case.
+    let uid = Uid::effective().is_root().then(|| 200_000 + me as u32);
+    let nproc = limits.max_tasks as u64 + uid.map_or_else(own_task_count, |_| 0);
+    let _ = setrlimit(Resource::RLIMIT_NPROC, nproc, nproc);
+    let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
+    let _ = setrlimit(Resource::RLIMIT_FSIZE, 64 << 20, 64 << 20);
+    let _ = setrlimit(Resource::RLIMIT_CPU, 300, 300);
+    let _ = setrlimit(Resource::RLIMIT_NOFILE, limits.nofile, limits.nofile);
+
+    let command = |drop_to: Option<u32>| {
+        let mut cmd = Command::new(&program[0]);
+        cmd.args(&program[1..])
+            .env_clear()
+            .envs(std::env::vars().filter(|(k, _)| matches!(k.as_str(), "PATH" | "HOME" | "LANG")))
+            .env(TAG_VAR, tag)
+            .env("RUST_BACKTRACE", "0")
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .process_group(0);
+        if let Some(id) = drop_to {
+            // std also clears the supplementary groups when root drops to another uid.
+            cmd.uid(id).gid(id);
+        }
+        cmd
+    };
+    let spawned = match command(uid).spawn() {
+        // The binary may sit where the new uid cannot reach it (under /root, say): then run
+        // as root and rely on the watchdog alone.
+        Err(e) if uid.is_some() && e.kind() == io::ErrorKind::PermissionDenied => {
+            command(None).spawn()
+        }
+        other => other,
+    };
+    let server = match spawned {
+        Ok(child) => child.id() as i32,
+        Err(e) => {
+            say(&format!("spawn-failed {}: {e}", program[0]));
+            return 1;
+        }
+    };
+    say(&format!("started {server}"));
+
+    let mut reported_exit = false;
+    loop {
+        reap(server, &mut reported_exit);
+        if let Some(over) = over_limit(me, limits) {
+            kill_tree(me, server);
+            reap(server, &mut reported_exit);
+            say(&format!("limit {over}"));
+        }
+        match read_command() {
+            Command_::Wait => {}
+            Command_::Kill => {
+                kill_tree(me, server);
+                reap(server, &mut reported_exit);
+                say("killed");
+            }
+            Command_::Eof => {
+                kill_tree(me, server);
+                return 0;
+            }
+        }
+    }
+}
+
+enum Command_ {
+    Wait,
+    Kill,
+    Eof,
+}
+
+/// Waits up to one tick for a command from the grader.
+fn read_command() -> Command_ {
+    let stdin = io::stdin();
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(TICK.as_millis() as u16)) {
+        Ok(0) | Err(Errno::EINTR) => return Command_::Wait,
+        Ok(_) => {}
+        Err(_) => return Command_::Eof,
+    }
+    let mut buf = [0u8; 64];
+    match nix::unistd::read(stdin.as_fd(), &mut buf) {
+        Ok(0) | Err(_) => Command_::Eof,
+        Ok(n) if buf[..n].starts_with(b"kill") => Command_::Kill,
+        Ok(_) => Command_::Wait,
+    }
+}
+
+/// Sends one line to the grader. A failure means the grader is gone: the next read of the
+/// socket sees EOF and the tree is killed then.
+fn say(line: &str) {
+    let _ = nix::unistd::write(io::stdin(), format!("{line}\n").as_bytes());
+}
+
+/// Collects every child that has ended (orphans are reparented to us), reporting the
+/// server's own exit once.
+fn reap(server: i32, reported: &mut bool) {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == server && !*reported => {
+                *reported = true;
+                say(&format!("exited {server} code {code}"));
+            }
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid.as_raw() == server && !*reported => {
+                *reported = true;
+                say(&format!("exited {server} signal {}", sig as i32));
+            }
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
+            Err(Errno::EINTR) | Ok(_) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Names the cap the tree has exceeded, if any.
+fn over_limit(me: i32, limits: &Limits) -> Option<String> {
+    let tree = procfs::descendants(me);
+    let procs = tree.iter().filter(|p| !p.is_zombie()).count();
+    let tasks: usize = tree.iter().map(|p| p.threads).sum();
+    let rss_mib = tree.iter().map(|p| p.rss_kib).sum::<u64>() / 1024;
+    if procs > limits.max_procs {
+        Some(format!(
+            "{procs} processes at once (the cap is {}): the server was killed",
+            limits.max_procs
+        ))
+    } else if tasks > limits.max_tasks {
+        Some(format!(
+            "{tasks} threads at once (the cap is {}): the server was killed",
+            limits.max_tasks
+        ))
+    } else if rss_mib > limits.max_rss_mib {
+        Some(format!(
+            "{rss_mib} MiB of memory (the cap is {} MiB): the server was killed",
+            limits.max_rss_mib
+        ))
+    } else {
+        None
+    }
+}
+
+/// Kills every process below the shepherd and reaps them all.
+///
+/// A loop, not one pass: a fork bomb creates processes while we kill. Each round stops
+/// everything it sees first (a stopped process cannot fork), then kills it; the server's
+/// process group gets a kill too. It ends when a fresh scan finds nothing alive.
+fn kill_tree(me: i32, server: i32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let live: Vec<Pid> = procfs::descendants(me)
+            .iter()
+            .filter(|p| !p.is_zombie())
+            .map(|p| Pid::from_raw(p.pid))
+            .collect();
+        if live.is_empty() || Instant::now() > deadline {
+            break;
+        }
+        for &pid in &live {
+            let _ = kill(pid, Signal::SIGSTOP);
+        }
+        for &pid in &live {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        let _ = killpg(Pid::from_raw(server), Signal::SIGKILL);
+        let mut ignored = true;
+        reap(server, &mut ignored);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let mut ignored = true;
+    while Instant::now() < deadline {
+        reap(server, &mut ignored);
+        if procfs::descendants(me).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Tasks this (unprivileged) user already runs: RLIMIT_NPROC counts them all, so the
+/// server's allowance is added on top.
+fn own_task_count() -> u64 {
+    let uid = Uid::current().as_raw();
+    procfs::by_uid(uid).iter().map(|p| p.threads as u64).sum()
+}
