@@ -31,11 +31,28 @@ impl Arch {
 
 /// Every architecture, in the book's order.
 pub fn all() -> Vec<Arch> {
-    vec![Arch {
-        name: "iterative",
-        title: "Iterative: one connection at a time",
-        checks: checks::iterative::rubric(),
-    }]
+    vec![
+        Arch {
+            name: "iterative",
+            title: "Iterative: one connection at a time",
+            checks: checks::iterative::rubric(),
+        },
+        Arch {
+            name: "forking",
+            title: "Forking: a process per connection",
+            checks: checks::forking::rubric(),
+        },
+        Arch {
+            name: "threaded",
+            title: "Threaded: a thread per connection",
+            checks: checks::threaded::rubric(),
+        },
+        Arch {
+            name: "epoll",
+            title: "Epoll: one thread, many connections",
+            checks: checks::epoll::rubric(),
+        },
+    ]
 }
 
 /// The architecture called `name`.

@@ -34,7 +34,7 @@ fn lock() -> std::sync::MutexGuard<'static, Vec<(i32, UnixStream)>> {
 /// If it does not finish in time, kills what is below it and the shepherd itself.
 pub(crate) fn finish(shepherd: &mut Child) {
     let pid = shepherd.id() as i32;
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(35);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = shepherd.try_wait() {
             lock().retain(|(p, _)| *p != pid);
@@ -88,7 +88,7 @@ pub fn stop_all() {
             *pid
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(35);
     for pid in pids {
         while Instant::now() < deadline && procfs::read(pid).is_some_and(|p| !p.is_zombie()) {
             std::thread::sleep(Duration::from_millis(5));

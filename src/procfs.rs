@@ -4,7 +4,7 @@
 //! a server that calls `setsid` leaves its group but not its ancestry, and the shepherd is a
 //! child subreaper, so even a double-forked daemon stays below it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 
 /// One process, as `/proc/PID/stat` and `/proc/PID/status` describe it.
@@ -71,8 +71,14 @@ pub fn descendants(root: i32) -> Vec<Proc> {
     }
     let mut found = Vec::new();
     let mut queue = vec![root];
+    // The snapshot is not atomic: while processes fork and exit, a pid can be reused and the
+    // parent links can form a cycle. Visit each pid once.
+    let mut seen = HashSet::from([root]);
     while let Some(pid) = queue.pop() {
         for &child in children.get(&pid).map(Vec::as_slice).unwrap_or(&[]) {
+            if !seen.insert(child) {
+                continue;
+            }
             queue.push(child);
             if let Some(p) = read(child) {
                 found.push(p);

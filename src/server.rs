@@ -151,8 +151,9 @@ impl Server {
         );
         let (ours, theirs) = UnixStream::pair()
             .map_err(|e| Verdict::new(format!("cannot make a control socket: {e}")))?;
-        let exe = std::env::current_exe()
-            .map_err(|e| Verdict::new(format!("cannot find the grader's own binary: {e}")))?;
+        // /proc/self/exe, not current_exe(): it still runs if the binary was rebuilt (and so
+        // replaced on disk) while the grader was running.
+        let exe = "/proc/self/exe";
         let tag = format!(
             "{}:{}",
             std::process::id(),
@@ -196,7 +197,9 @@ impl Server {
             _dir: dir,
         };
         server.shared.wait_for(ANNOUNCE_TIMEOUT, |s| {
-            s.announced.is_some()
+            // The pid comes from the shepherd, the announce from the server: wait for both,
+            // so that no probe or signal ever targets pid 0 (which means "my own group").
+            (s.announced.is_some() && s.pid.is_some())
                 || s.exit.is_some()
                 || s.spawn_error.is_some()
                 || s.limit.is_some()
@@ -211,11 +214,11 @@ impl Server {
         server.pid = state.pid.unwrap_or(0);
         drop(state);
         match announced {
-            Some(addr) => {
+            Some(addr) if server.pid > 0 => {
                 server.addr = addr;
                 Ok(server)
             }
-            None => Err(Verdict::new(server.why_no_announce())),
+            _ => Err(Verdict::new(server.why_no_announce())),
         }
     }
 
@@ -231,6 +234,9 @@ impl Server {
 
     /// The server's main process and all its descendants, as `/proc` shows them now.
     pub fn tree(&self) -> Vec<Proc> {
+        if self.pid <= 0 {
+            return Vec::new();
+        }
         let mut tree: Vec<Proc> = procfs::read(self.pid).into_iter().collect();
         tree.extend(procfs::descendants(self.pid));
         tree
@@ -255,7 +261,10 @@ impl Server {
 
     /// Sends `signal` to the main process.
     pub fn signal(&self, signal: Signal) {
-        let _ = kill(Pid::from_raw(self.pid), signal);
+        // `start` guarantees a real pid; never let 0 or -1 reach kill(2).
+        if self.pid > 0 {
+            let _ = kill(Pid::from_raw(self.pid), signal);
+        }
     }
 
     /// Why the shepherd killed the tree, if it did (a cap was exceeded).
@@ -341,7 +350,7 @@ impl Server {
             }
         }
         self.shared
-            .wait_for(Duration::from_secs(12), |s| s.killed || s.shepherd_gone);
+            .wait_for(Duration::from_secs(35), |s| s.killed || s.shepherd_gone);
     }
 }
 

@@ -59,7 +59,7 @@ impl Default for Limits {
         Limits {
             nofile: 4_096,
             max_procs: 400,
-            max_tasks: 3_000,
+            max_tasks: 1_500,
             max_rss_mib: 2_048,
         }
     }
@@ -165,24 +165,30 @@ fn shepherd(limits: &Limits, cwd: &str, tag: &str, program: &[String]) -> i32 {
         }
     };
     say(&format!("started {server}"));
+    // Only now, so that the server keeps the ordinary priority: the shepherd must keep
+    // running while a fork bomb fills both cores with thousands of runnable processes.
+    // Lowering one's nice value needs root; elsewhere this fails and changes nothing.
+    // SAFETY: setpriority only reads its integer arguments.
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, -20) };
 
     let mut reported_exit = false;
     loop {
         reap(server, &mut reported_exit);
         if let Some(over) = over_limit(me, limits) {
-            kill_tree(me, server);
-            reap(server, &mut reported_exit);
+            // Said first, so that the grader explains the kill rather than reporting a
+            // mysterious SIGKILL.
             say(&format!("limit {over}"));
+            kill_tree(me, server, uid.map(Uid::from_raw), &mut reported_exit);
         }
         match read_command() {
             Command_::Wait => {}
             Command_::Kill => {
-                kill_tree(me, server);
+                kill_tree(me, server, uid.map(Uid::from_raw), &mut reported_exit);
                 reap(server, &mut reported_exit);
                 say("killed");
             }
             Command_::Eof => {
-                kill_tree(me, server);
+                kill_tree(me, server, uid.map(Uid::from_raw), &mut reported_exit);
                 return 0;
             }
         }
@@ -266,12 +272,24 @@ fn over_limit(me: i32, limits: &Limits) -> Option<String> {
 
 /// Kills every process below the shepherd and reaps them all.
 ///
-/// A loop, not one pass: a fork bomb creates processes while we kill. Each round stops
-/// everything it sees first (a stopped process cannot fork), then kills it; the server's
-/// process group gets a kill too. It ends when a fresh scan finds nothing alive.
-fn kill_tree(me: i32, server: i32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// A loop, not one pass: a fork bomb creates processes while we kill. Each round kills the
+/// server's process group, then (when the server has a uid of its own) every process of that
+/// uid at once, then stops and kills each descendant a scan of `/proc` still finds (a
+/// stopped process cannot fork; the scan catches those that left the group with `setsid`).
+/// It ends when a fresh scan finds nothing alive below us.
+fn kill_tree(me: i32, server: i32, uid: Option<Uid>, reaped: &mut bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
+        // Until the server is reaped its pid names its group, which cannot be reused; after
+        // that the number could name a stranger's group, so only the scans below remain.
+        if !*reaped {
+            let _ = killpg(Pid::from_raw(server), Signal::SIGSTOP);
+            let _ = killpg(Pid::from_raw(server), Signal::SIGKILL);
+        }
+        if let Some(uid) = uid {
+            kill_uid(uid);
+        }
+        reap(server, reaped);
         let live: Vec<Pid> = procfs::descendants(me)
             .iter()
             .filter(|p| !p.is_zombie())
@@ -286,18 +304,36 @@ fn kill_tree(me: i32, server: i32) {
         for &pid in &live {
             let _ = kill(pid, Signal::SIGKILL);
         }
-        let _ = killpg(Pid::from_raw(server), Signal::SIGKILL);
-        let mut ignored = true;
-        reap(server, &mut ignored);
+        reap(server, reaped);
         std::thread::sleep(Duration::from_millis(2));
     }
-    let mut ignored = true;
     while Instant::now() < deadline {
-        reap(server, &mut ignored);
+        reap(server, reaped);
         if procfs::descendants(me).is_empty() {
             break;
         }
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Sends SIGKILL to every process of `uid` in one call: a child of ours takes that uid and
+/// calls `kill(-1, SIGKILL)`, which the kernel applies to every process it may signal.
+fn kill_uid(uid: Uid) {
+    // Safe: the shepherd is single-threaded (it runs nothing but this loop), and the child
+    // makes only async-signal-safe calls (setuid, kill, _exit).
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            if nix::unistd::setuid(uid).is_ok() {
+                let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+            }
+            // SAFETY: _exit ends the child at once, running no destructors or atexit code
+            // inherited from the parent.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            let _ = waitpid(child, None);
+        }
+        Err(_) => {}
     }
 }
 
@@ -307,3 +343,4 @@ fn own_task_count() -> u64 {
     let uid = Uid::current().as_raw();
     procfs::by_uid(uid).iter().map(|p| p.threads as u64).sum()
 }
+

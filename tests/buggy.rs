@@ -1,1 +1,135 @@
-fn main(){}
+//! Proves the grader: every known-buggy server (crates/buggy) is graded with its
+//! architecture's full rubric, and exactly the checks aimed at its bug must fail, the first
+//! of them with a message that names the bug. After each, nothing it started may remain.
+//!
+//! One test per server (libtest-mimic): `cargo test --test buggy -- fork-bomb` runs one.
+
+#[path = "buggy/common.rs"]
+mod common;
+#[path = "buggy/epoll.rs"]
+mod epoll;
+#[path = "buggy/forking.rs"]
+mod forking;
+#[path = "buggy/hostile.rs"]
+mod hostile;
+#[path = "buggy/threaded.rs"]
+mod threaded;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use workbook::server::Program;
+use workbook::{arch, cargo, contain, procfs, run, shepherd};
+
+/// A buggy server and the verdict it must get.
+pub struct Case {
+    /// The server's name in `buggy-servers`.
+    pub bug: &'static str,
+    /// The rubric it is graded with.
+    pub arch: &'static str,
+    /// The checks that must fail, no more and no fewer; the first is the one aimed at the
+    /// bug. `&["*"]` means every check.
+    pub fails: &'static [&'static str],
+    /// Words the first failing check's message must contain.
+    pub says: &'static str,
+}
+
+fn main() -> ExitCode {
+    shepherd::run_if_requested();
+    let args = Arguments::from_args();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let exe = match cargo::build(&root, "buggy-servers") {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cases = [
+        common::CASES,
+        hostile::CASES,
+        forking::CASES,
+        threaded::CASES,
+        epoll::CASES,
+    ];
+    let trials = cases
+        .into_iter()
+        .flatten()
+        .map(|case| {
+            let exe = exe.clone();
+            Trial::test(format!("{}::{}", case.arch, case.bug), move || {
+                prove(case, exe)
+            })
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+fn prove(case: &Case, exe: PathBuf) -> Result<(), Failed> {
+    let arch = arch::find(case.arch).ok_or(format!("no architecture {:?}", case.arch))?;
+    let program = Program {
+        path: exe,
+        args: vec![case.bug.into()],
+    };
+    let report = run::grade(&arch, &program);
+    no_process_left()?;
+    let failed: BTreeSet<&str> = report
+        .outcomes
+        .iter()
+        .filter(|o| !o.passed)
+        .map(|o| o.check.id)
+        .collect();
+    let expected: BTreeSet<&str> = if case.fails == ["*"] {
+        arch.checks.iter().map(|c| c.id).collect()
+    } else {
+        case.fails.iter().copied().collect()
+    };
+    if failed != expected {
+        return Err(format!(
+            "expected exactly {expected:?} to fail, but {failed:?} failed\n{}",
+            report.render(false)
+        )
+        .into());
+    }
+    let aimed = expected_first(case, &arch);
+    let outcome = report.outcomes.iter().find(|o| o.check.id == aimed).unwrap();
+    if !outcome.message.contains(case.says) {
+        return Err(format!(
+            "`{aimed}` failed, but its message does not say {:?}:\n{}",
+            case.says, outcome.message
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn expected_first(case: &Case, arch: &arch::Arch) -> &'static str {
+    match case.fails {
+        ["*"] => arch.checks[0].id,
+        fails => fails[0],
+    }
+}
+
+/// Nothing started by this grading may be alive: no descendant of this process but the
+/// build's, and no process carrying this run's tag anywhere on the machine.
+fn no_process_left() -> Result<(), Failed> {
+    let me = std::process::id() as i32;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left: Vec<_> = procfs::descendants(me)
+            .into_iter()
+            .filter(|p| !p.is_zombie())
+            .chain(contain::strays())
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("processes left behind: {left:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

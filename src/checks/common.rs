@@ -20,6 +20,7 @@ pub fn rubric() -> Vec<&'static Check> {
         &ONE_LINE,
         &PIPELINED,
         &BYTE_BY_BYTE,
+        &LINE_THEN_FRAGMENT,
         &BINARY,
         &EMPTY_LINES,
         &LONGEST_LINE,
@@ -98,6 +99,30 @@ pub static BYTE_BY_BYTE: Check = Check {
         client
             .expect(line, REPLY)
             .map_err(|v| v.context(format!("after {} one byte per write", show(line))))
+    },
+};
+
+pub static LINE_THEN_FRAGMENT: Check = Check {
+    id: "line-then-fragment",
+    category: Category::Correctness,
+    points: 5,
+    summary: "a complete line is echoed at once, even when the start of the next came with it",
+    hint: "send the echoes you owe before any read that may block: a fragment after the last \
+           `\\n` is not a reason to wait",
+    book: "contract.md#the-protocol",
+    limit: LIMIT,
+    run: |ctx| {
+        let server = ctx.start()?;
+        let mut client = Client::connect(server.addr())?;
+        let sent = b"a complete line\nand the start of the next";
+        client.send(sent)?;
+        client
+            .expect(b"a complete line\n", REPLY)
+            .map_err(|v| v.context(format!("after {} in one write", show(sent))))?;
+        client.send(b" one\n")?;
+        client
+            .expect(b"and the start of the next one\n", REPLY)
+            .map_err(|v| v.context("after the rest of the second line"))
     },
 };
 
@@ -312,13 +337,8 @@ pub static RESET: Check = Check {
         }
         // A client that never reads its echoes, so that the server is blocked writing (or
         // holds pending output) when the reset comes.
-        let mut hog = Client::connect_with(server.addr(), Some(4096), "client 6")?;
-        let lines = lines_of(16 << 20, 3);
-        for chunk in lines.chunks(64 * 1024) {
-            if hog.send(chunk).is_err() {
-                break; // its buffers are full: the server is stuck writing to it
-            }
-        }
+        let hog = Client::connect_with(server.addr(), Some(4096), "client 6")?;
+        fill_until_blocked(&hog, &lines_of(16 << 20, 3));
         hog.reset();
         let mut last = Client::connect_with(server.addr(), None, "client 7")?;
         last.echo(b"anyone there?\n").map_err(|v| {
@@ -326,6 +346,19 @@ pub static RESET: Check = Check {
         })
     },
 };
+
+/// Writes `data` to a client that never reads, until its writes block for 200 ms (the
+/// buffers on both sides are full and the server cannot write its echoes) or all is sent.
+fn fill_until_blocked(client: &Client, data: &[u8]) {
+    use std::io::Write;
+    let mut stream = client.stream();
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    for chunk in data.chunks(64 * 1024) {
+        if stream.write_all(chunk).is_err() {
+            return;
+        }
+    }
+}
 
 pub static SIGTERM: Check = Check {
     id: "sigterm",
@@ -340,6 +373,12 @@ pub static SIGTERM: Check = Check {
         for signal in [Signal::SIGTERM, Signal::SIGINT] {
             let server = ctx.start()?;
             Client::connect(server.addr())?.echo(b"before the signal\n")?;
+            if let Some(exit) = server.exit() {
+                fail!(
+                    "the server's main process had already ended ({exit}) while its clients \
+                     were still served: a server must stay in the foreground, not daemonize"
+                );
+            }
             server.signal(signal);
             // A server that stopped itself must wake up to act on the signal.
             server.signal(Signal::SIGCONT);

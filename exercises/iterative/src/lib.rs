@@ -12,6 +12,7 @@ use std::net::{TcpListener, TcpStream};
 // Useful from the kit: `workbook_kit::MAX_LINE` (65,536, the `\n` included) and
 // `workbook_kit::TOO_LONG` (the bytes `ERR line too long\n`).
 
+// ANCHOR: stubs
 /// Accepts connections one after another and serves each to its end.
 ///
 /// Graded by: `descriptors`, `single-process`, `queued-client` and every other check, since
@@ -38,3 +39,4 @@ pub fn handle_connection(stream: TcpStream) -> io::Result<()> {
     // TODO: at EOF, drop an unfinished fragment and return. Book: "Half-close".
     todo!("echo complete lines on {stream:?} (book: iterative.md, \"Reading lines with a bound\")")
 }
+// ANCHOR_END: stubs

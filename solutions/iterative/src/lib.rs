@@ -17,10 +17,13 @@ use std::time::{Duration, Instant};
 
 use workbook_kit::{MAX_LINE, TOO_LONG};
 
+// ANCHOR: linger_limits
 /// How long, and how many bytes, we keep reading after `ERR line too long` before closing.
 const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 4 << 20;
+// ANCHOR_END: linger_limits
 
+// ANCHOR: serve
 /// Accepts connections one after another and serves each to its end.
 pub fn serve(listener: TcpListener) -> io::Result<()> {
     for stream in listener.incoming() {
@@ -39,7 +42,9 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: serve
 
+// ANCHOR: handle_connection
 /// Echoes every complete line received on `stream`, in order, until the client shuts its
 /// write side; then drops any unfinished fragment and closes.
 pub fn handle_connection(stream: TcpStream) -> io::Result<()> {
@@ -48,11 +53,14 @@ pub fn handle_connection(stream: TcpStream) -> io::Result<()> {
     let mut line = Vec::new();
     loop {
         line.clear();
+        // ANCHOR: bounded_read
         // `take` bounds the read: a line that has not ended after MAX_LINE bytes never will
         // fit, and without the bound one client could make us buffer without limit.
         let n = (&mut reader)
             .take(MAX_LINE as u64)
             .read_until(b'\n', &mut line)?;
+        // ANCHOR_END: bounded_read
+        // ANCHOR: answer_line
         match line.last() {
             Some(b'\n') => writer.write_all(&line)?,
             Some(_) if n == MAX_LINE => {
@@ -64,14 +72,20 @@ pub fn handle_connection(stream: TcpStream) -> io::Result<()> {
             // says to drop. Dropping `stream` closes the connection.
             _ => return writer.flush(),
         }
-        // Send the echoes once we have no more input at hand: one write for a burst of
-        // pipelined lines, and no echo waits for input that may never come.
-        if reader.buffer().is_empty() {
+        // ANCHOR_END: answer_line
+        // ANCHOR: flush_when_idle
+        // Send the echoes before the next read could block: when no complete line is left
+        // in the buffer. One write for a burst of pipelined lines, and no echo waits for
+        // input that may never come (a fragment after the last `\n` is not a line).
+        if !reader.buffer().contains(&b'\n') {
             writer.flush()?;
         }
+        // ANCHOR_END: flush_when_idle
     }
 }
+// ANCHOR_END: handle_connection
 
+// ANCHOR: lingering_close
 /// Closes a connection that still has input in flight, the way nginx does.
 ///
 /// A plain `close` with unread input makes the kernel send a reset, which can destroy the
@@ -96,3 +110,4 @@ fn lingering_close(stream: &TcpStream) -> io::Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: lingering_close

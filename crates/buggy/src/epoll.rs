@@ -1,0 +1,497 @@
+//! Known-buggy epoll servers: one event loop, correct but for the one flaw each server turns
+//! on (see [`Flaws`]), plus a server that gives each connection a thread.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use workbook_kit::{MAX_LINE, TOO_LONG};
+
+use crate::Bug;
+
+pub const BUGS: &[Bug] = &[
+    Bug {
+        name: "epoll-read-once",
+        about: "edge-triggered, reads once (4 KiB) per wakeup and never drains the socket",
+        run: || {
+            serve(Flaws {
+                read_once: true,
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
+        name: "epoll-accept-once",
+        about: "edge-triggered listener, accepts one connection per wakeup",
+        run: || {
+            serve(Flaws {
+                accept_once: true,
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
+        name: "epoll-fragment-echo",
+        about: "echoes whatever a read returns, without waiting for the end of the line",
+        run: || {
+            serve(Flaws {
+                fragment_echo: true,
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
+        name: "epoll-shared-buffer",
+        about: "keeps one unfinished-line buffer for all connections",
+        run: || {
+            serve(Flaws {
+                shared_line: true,
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
+        name: "epoll-blocking-writes",
+        about: "never makes its sockets non-blocking, so a write to a slow reader blocks the loop",
+        run: || {
+            serve(Flaws {
+                blocking: true,
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
+        name: "epoll-unbounded-output",
+        about: "keeps reading from a client that reads nothing, buffering its echoes without bound",
+        run: || {
+            serve(Flaws {
+                unbounded: true,
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
+        name: "epoll-leak-on-reset",
+        about: "when a read fails (a reset), stops watching the socket but never closes it",
+        run: || {
+            serve(Flaws {
+                leak_on_error: true,
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
+        name: "epoll-emfile-spin",
+        about: "treats a failed accept (EMFILE) as an empty queue, so the ready listener spins",
+        run: || {
+            serve(Flaws {
+                spin_on_emfile: true,
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
+        name: "epoll-fixed-table",
+        about: "keeps connections in a fixed table of 512 and turns away the rest",
+        run: || {
+            serve(Flaws {
+                table: Some(512),
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
+        name: "epoll-thread-per-connection",
+        about: "an accept loop that gives each connection a thread (with a 64 KiB buffer)",
+        run: thread_per_connection,
+    },
+];
+
+/// What is wrong with one server; all false is a correct server.
+#[derive(Clone, Copy)]
+struct Flaws {
+    /// Connections registered once with `EPOLLET`; one 4 KiB read per event.
+    read_once: bool,
+    /// The listener registered with `EPOLLET`; one accept per event.
+    accept_once: bool,
+    /// Each read's bytes are echoed at once, line or not.
+    fragment_echo: bool,
+    /// One unfinished-line buffer for every connection.
+    shared_line: bool,
+    /// Sockets left blocking: one read per (level-triggered) event, and writes block.
+    blocking: bool,
+    /// No bound on output waiting for a client: reading never pauses.
+    unbounded: bool,
+    /// A connection whose read fails is removed from epoll and forgotten, not closed.
+    leak_on_error: bool,
+    /// Every accept error ends the accept loop as `WouldBlock` would.
+    spin_on_emfile: bool,
+    /// At most this many connections; the others are closed at once.
+    table: Option<usize>,
+}
+
+impl Flaws {
+    const NONE: Flaws = Flaws {
+        read_once: false,
+        accept_once: false,
+        fragment_echo: false,
+        shared_line: false,
+        blocking: false,
+        unbounded: false,
+        leak_on_error: false,
+        spin_on_emfile: false,
+        table: None,
+    };
+}
+
+const MAX_UNSENT: usize = 256 * 1024;
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 4 << 20;
+
+struct Conn {
+    stream: TcpStream,
+    line: Vec<u8>,
+    unsent: Vec<u8>,
+    /// EOF seen: flush, then close.
+    closing: bool,
+    /// After ERR line too long: the deadline and the bytes discarded so far.
+    linger: Option<(Instant, usize)>,
+    interest: EpollFlags,
+}
+
+impl Conn {
+    fn wants_read(&self, flaws: &Flaws) -> bool {
+        !self.closing
+            && (self.linger.is_some() || flaws.unbounded || self.unsent.len() < MAX_UNSENT)
+    }
+
+    fn done(&self) -> bool {
+        (self.closing && self.unsent.is_empty())
+            || self.linger.is_some_and(|(_, n)| n >= LINGER_BYTES)
+    }
+}
+
+struct Loop {
+    flaws: Flaws,
+    listener: TcpListener,
+    epoll: Epoll,
+    conns: HashMap<u64, Conn>,
+    next: u64,
+    reserve: Option<File>,
+    shared_line: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+fn serve(flaws: Flaws) -> io::Result<()> {
+    let listener = workbook_kit::listen()?;
+    listener.set_nonblocking(true)?;
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+    let mut flags = EpollFlags::EPOLLIN;
+    if flaws.accept_once {
+        flags |= EpollFlags::EPOLLET;
+    }
+    epoll.add(&listener, EpollEvent::new(flags, 0))?;
+    let mut lp = Loop {
+        flaws,
+        listener,
+        epoll,
+        conns: HashMap::new(),
+        next: 1,
+        reserve: Some(File::open("/dev/null")?),
+        shared_line: Vec::new(),
+        buf: vec![0; if flaws.read_once { 4096 } else { 64 * 1024 }],
+    };
+    let mut events = vec![EpollEvent::empty(); 256];
+    loop {
+        let lingering = lp.conns.values().any(|c| c.linger.is_some());
+        let timeout = if lingering {
+            EpollTimeout::from(100u16)
+        } else {
+            EpollTimeout::NONE
+        };
+        let n = match lp.epoll.wait(&mut events, timeout) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for event in &events[..n] {
+            match event.data() {
+                0 => lp.accept(),
+                token => lp.ready(token, event.events()),
+            }
+        }
+        let now = Instant::now();
+        let expired: Vec<u64> = lp
+            .conns
+            .iter()
+            .filter(|(_, c)| c.linger.is_some_and(|(until, _)| until <= now))
+            .map(|(&t, _)| t)
+            .collect();
+        for token in expired {
+            lp.close(token);
+        }
+    }
+}
+
+impl Loop {
+    fn accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    if self.flaws.table.is_some_and(|max| self.conns.len() >= max) {
+                        drop(stream); // the table is full
+                    } else {
+                        self.register(stream);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // The bug of `epoll-emfile-spin`: EMFILE leaves the listener ready.
+                Err(_) if self.flaws.spin_on_emfile => return,
+                Err(e) if e.raw_os_error() == Some(Errno::EMFILE as i32) => {
+                    self.reserve = None;
+                    let refused = self.listener.accept().is_ok();
+                    self.reserve = File::open("/dev/null").ok();
+                    if !refused {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    eprintln!("accept: {e}");
+                    return;
+                }
+            }
+            // The bug of `epoll-accept-once`.
+            if self.flaws.accept_once {
+                return;
+            }
+        }
+    }
+
+    fn register(&mut self, stream: TcpStream) {
+        let token = self.next;
+        self.next += 1;
+        let interest = if self.flaws.read_once {
+            EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT | EpollFlags::EPOLLET
+        } else {
+            EpollFlags::EPOLLIN
+        };
+        if stream.set_nonblocking(!self.flaws.blocking).is_err()
+            || self
+                .epoll
+                .add(&stream, EpollEvent::new(interest, token))
+                .is_err()
+        {
+            return;
+        }
+        let conn = Conn {
+            stream,
+            line: Vec::new(),
+            unsent: Vec::new(),
+            closing: false,
+            linger: None,
+            interest,
+        };
+        self.conns.insert(token, conn);
+    }
+
+    fn ready(&mut self, token: u64, events: EpollFlags) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let mut own = std::mem::take(&mut conn.line);
+        let line = if self.flaws.shared_line {
+            &mut self.shared_line
+        } else {
+            &mut own
+        };
+        let flaws = &self.flaws;
+        let result = handle(conn, line, &mut self.buf, events, flaws);
+        conn.line = own;
+        match result {
+            Ok(()) if conn.done() => self.close(token),
+            Ok(()) => {
+                // Edge-triggered connections stay registered for both, once.
+                if flaws.read_once {
+                    return;
+                }
+                let mut wanted = EpollFlags::empty();
+                if conn.wants_read(flaws) {
+                    wanted |= EpollFlags::EPOLLIN;
+                }
+                if !conn.unsent.is_empty() {
+                    wanted |= EpollFlags::EPOLLOUT;
+                }
+                if wanted != conn.interest {
+                    conn.interest = wanted;
+                    let mut event = EpollEvent::new(wanted, token);
+                    if self.epoll.modify(&conn.stream, &mut event).is_err() {
+                        self.close(token);
+                    }
+                }
+            }
+            // The bug of `epoll-leak-on-reset`: the socket leaves the epoll set and the map,
+            // but its descriptor is never closed.
+            Err(_) if flaws.leak_on_error => {
+                if let Some(conn) = self.conns.remove(&token) {
+                    let _ = self.epoll.delete(&conn.stream);
+                    std::mem::forget(conn);
+                }
+            }
+            Err(_) => self.close(token),
+        }
+    }
+
+    fn close(&mut self, token: u64) {
+        if let Some(conn) = self.conns.remove(&token) {
+            let _ = self.epoll.delete(&conn.stream);
+        }
+        // The unfinished line of a connection that ended is dropped, shared or not.
+        self.shared_line.clear();
+    }
+}
+
+fn handle(
+    conn: &mut Conn,
+    line: &mut Vec<u8>,
+    buf: &mut [u8],
+    events: EpollFlags,
+    flaws: &Flaws,
+) -> io::Result<()> {
+    let trouble = events.intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP);
+    if (trouble || events.contains(EpollFlags::EPOLLOUT)) && !conn.unsent.is_empty() {
+        flush(conn)?;
+    }
+    if !(trouble || events.contains(EpollFlags::EPOLLIN)) {
+        return Ok(());
+    }
+    // The bug of `epoll-read-once` (one read, edge-triggered); blocking sockets may read
+    // only once per event, or the second read would block the loop.
+    let reads = if flaws.read_once || flaws.blocking { 1 } else { 4 };
+    for _ in 0..reads {
+        if !conn.wants_read(flaws) {
+            break;
+        }
+        let n = match (&conn.stream).read(buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                line.clear();
+                return Err(e);
+            }
+        };
+        if n == 0 {
+            line.clear();
+            conn.closing = true;
+            break;
+        }
+        received(conn, line, &buf[..n], flaws)?;
+    }
+    Ok(())
+}
+
+fn received(conn: &mut Conn, line: &mut Vec<u8>, bytes: &[u8], flaws: &Flaws) -> io::Result<()> {
+    if let Some((_, discarded)) = &mut conn.linger {
+        *discarded += bytes.len();
+        return Ok(());
+    }
+    // The bug of `epoll-fragment-echo`.
+    if flaws.fragment_echo {
+        return send(conn, bytes, flaws);
+    }
+    let mut rest = bytes;
+    while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+        if line.len() + i + 1 > MAX_LINE {
+            return too_long(conn, line, flaws);
+        }
+        line.extend_from_slice(&rest[..=i]);
+        send(conn, line, flaws)?;
+        line.clear();
+        rest = &rest[i + 1..];
+    }
+    if line.len() + rest.len() >= MAX_LINE {
+        return too_long(conn, line, flaws);
+    }
+    line.extend_from_slice(rest);
+    Ok(())
+}
+
+fn too_long(conn: &mut Conn, line: &mut Vec<u8>, flaws: &Flaws) -> io::Result<()> {
+    line.clear();
+    conn.linger = Some((Instant::now() + LINGER, 0));
+    send(conn, TOO_LONG, flaws)?;
+    if conn.unsent.is_empty() {
+        conn.stream.shutdown(Shutdown::Write)?;
+    }
+    Ok(())
+}
+
+fn send(conn: &mut Conn, bytes: &[u8], flaws: &Flaws) -> io::Result<()> {
+    // The bug of `epoll-blocking-writes`: a blocking socket waits for a slow reader.
+    if flaws.blocking {
+        return (&conn.stream).write_all(bytes);
+    }
+    let mut rest = bytes;
+    if conn.unsent.is_empty() {
+        rest = &rest[write_some(&conn.stream, rest)?..];
+    }
+    conn.unsent.extend_from_slice(rest);
+    Ok(())
+}
+
+fn flush(conn: &mut Conn) -> io::Result<()> {
+    while !conn.unsent.is_empty() {
+        let n = write_some(&conn.stream, &conn.unsent)?;
+        if n == 0 {
+            return Ok(());
+        }
+        conn.unsent.drain(..n);
+    }
+    if conn.linger.is_some() {
+        conn.stream.shutdown(Shutdown::Write)?;
+    }
+    Ok(())
+}
+
+fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    if bytes.is_empty() {
+        return Ok(0);
+    }
+    loop {
+        match (&*stream).write(bytes) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `epoll-thread-per-connection`: no event loop at all, a thread per connection.
+fn thread_per_connection() -> io::Result<()> {
+    let listener = workbook_kit::listen()?;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let spawned = std::thread::Builder::new().spawn(move || {
+                    // A read buffer on the thread's stack, as such servers often have.
+                    let buf = [0u8; 64 * 1024];
+                    std::hint::black_box(&buf);
+                    let _ = solution_iterative::handle_connection(stream);
+                });
+                if let Err(e) = spawned {
+                    eprintln!("spawn: {e}");
+                }
+            }
+            // Out of descriptors, say: wait a little rather than spin.
+            Err(e) => {
+                eprintln!("accept: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}

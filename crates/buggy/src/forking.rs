@@ -1,0 +1,5 @@
+//! Known-buggy forking servers.
+
+use crate::Bug;
+
+pub const BUGS: &[Bug] = &[];

@@ -1,0 +1,122 @@
+//! Servers that attack the grader's containment rather than the protocol: they hang, crash,
+//! flood, stop themselves, escape their process group or fork without end. The grader must
+//! finish within its budget, give a clear verdict, and leave none of their processes behind.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use nix::sys::signal::{raise, Signal};
+use nix::unistd::{fork, setsid, ForkResult};
+use solution_iterative::handle_connection;
+
+use crate::common::{serve_each, serve_listener};
+use crate::Bug;
+
+pub const BUGS: &[Bug] = &[
+    Bug {
+        name: "never-announces",
+        about: "listens and serves, but never prints `listening on ...`",
+        run: || {
+            let addr = workbook_kit::listen_addr(std::env::args().skip(2).last())?;
+            serve_listener(workbook_kit::bind(addr)?, handle_connection)
+        },
+    },
+    Bug {
+        name: "exits-at-once",
+        about: "exits with status 3 before listening",
+        run: || std::process::exit(3),
+    },
+    Bug {
+        name: "stdout-flood",
+        about: "prints megabytes without a newline instead of announcing",
+        run: || {
+            let chunk = [b'#'; 4096];
+            let mut out = io::stdout();
+            loop {
+                out.write_all(&chunk)?;
+            }
+        },
+    },
+    Bug {
+        name: "crashes-on-first-connection",
+        about: "aborts as soon as a client connects",
+        run: || {
+            let listener = workbook_kit::listen()?;
+            let _ = listener.accept()?;
+            std::process::abort()
+        },
+    },
+    Bug {
+        name: "hangs-in-accept",
+        about: "announces, then never accepts a connection",
+        run: || {
+            let _listener = workbook_kit::listen()?;
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        },
+    },
+    Bug {
+        name: "stops-itself",
+        about: "announces, then stops itself with SIGSTOP",
+        run: || {
+            let listener = workbook_kit::listen()?;
+            raise(Signal::SIGSTOP)?;
+            serve_listener(listener, handle_connection)
+        },
+    },
+    Bug {
+        name: "double-fork-daemon",
+        about: "daemonizes: a grandchild in a new session keeps the listener; the parent exits",
+        run: || {
+            let listener = workbook_kit::listen()?;
+            // Safe: single-threaded here, and each process only exits or serves.
+            match unsafe { fork() }? {
+                ForkResult::Parent { .. } => std::process::exit(0),
+                ForkResult::Child => {
+                    setsid()?;
+                    // Safe: as above.
+                    match unsafe { fork() }? {
+                        ForkResult::Parent { .. } => std::process::exit(0),
+                        ForkResult::Child => serve_listener(listener, handle_connection),
+                    }
+                }
+            }
+        },
+    },
+    Bug {
+        name: "setsid-straggler",
+        about: "serves correctly, but leaves a child in a new session that never exits",
+        run: || {
+            let listener = workbook_kit::listen()?;
+            // Safe: single-threaded here; the child only sleeps.
+            if let ForkResult::Child = unsafe { fork() }? {
+                setsid()?;
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
+            }
+            serve_listener(listener, handle_connection)
+        },
+    },
+    Bug {
+        name: "fork-bomb",
+        about: "announces, then every process forks without end",
+        run: || {
+            let _listener = workbook_kit::listen()?;
+            loop {
+                // Safe: single-threaded; parent and child both just fork again.
+                let _ = unsafe { fork() };
+            }
+        },
+    },
+    Bug {
+        name: "memory-hog",
+        about: "touches 3 GiB of memory before it announces",
+        run: || {
+            let hoard = vec![1u8; 3 << 30];
+            std::hint::black_box(&hoard);
+            serve_each(handle_connection)
+        },
+    },
+];

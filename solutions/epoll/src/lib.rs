@@ -1,0 +1,293 @@
+//! The epoll server, solved: one thread runs one loop that serves every connection at once.
+//! Book: `book/src/epoll.md`.
+//!
+//! # Layout
+//! - [`serve`] (this file) is the event loop. It asks the kernel which sockets are ready
+//!   (`epoll_wait`), accepts every queued connection when the listener is ready, hands every
+//!   other event to the connection it names, and closes connections that are done.
+//! - [`Connection`] (`connection.rs`) is one client's state: the unfinished line it has sent,
+//!   the echoes it has not taken yet, and what to wait for next. All state lives there; the
+//!   loop keeps none of a client's bytes.
+//!
+//! # Choices
+//! - **Nothing blocks.** Every socket is non-blocking, and a read or write that cannot proceed
+//!   returns `WouldBlock` at once. One blocking call would stall every client, not one.
+//! - **Level-triggered.** epoll reports a socket for as long as it is ready, not only when it
+//!   becomes ready. So a connection may stop reading at any point (after a budget of reads, or
+//!   because its client is not taking its echoes) and the next `epoll_wait` reminds us. With
+//!   `EPOLLET` we would have to read until `WouldBlock` every time, and remember ourselves
+//!   what was left undone.
+//! - **Tokens, not descriptors, name connections.** Each connection gets the next number,
+//!   never reused, so an event can never reach a newer connection that happens to have the
+//!   descriptor number of an old one.
+//! - **Memory follows data.** An idle connection owns no buffer: reads land in one scratch
+//!   buffer owned by the loop, and a connection keeps only what it must: an unfinished line,
+//!   and echoes its client has not taken.
+
+#![forbid(unsafe_code)]
+
+mod connection;
+
+pub use connection::Connection;
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::time::Instant;
+
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+
+// ANCHOR: tokens
+/// The token of the listening socket; connections are numbered from 1.
+const LISTENER: u64 = 0;
+
+/// How many events one `epoll_wait` may return. More wait for the next call; none is lost.
+const EVENTS: usize = 1024;
+// ANCHOR_END: tokens
+
+/// Accepts and serves connections, all in this thread, until the process is stopped.
+pub fn serve(listener: TcpListener) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+    epoll.add(&listener, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER))?;
+    let mut server = Server {
+        listener,
+        epoll,
+        connections: HashMap::new(),
+        next_token: LISTENER + 1,
+        reserve: Some(File::open("/dev/null")?),
+        deadlines: VecDeque::new(),
+        scratch: vec![0; connection::SCRATCH],
+    };
+    server.run()
+}
+
+/// The loop's state. Nothing here belongs to one client but the map of connections.
+struct Server {
+    listener: TcpListener,
+    epoll: Epoll,
+    /// Every open connection, by token.
+    connections: HashMap<u64, Connection>,
+    /// The token the next connection gets.
+    next_token: u64,
+    /// A descriptor kept spare for when the process runs out of them (see `refuse_one`).
+    reserve: Option<File>,
+    /// Connections lingering after `ERR line too long`, with the time to give up on each,
+    /// earliest first (every linger lasts as long, so the order of arrival is the order of
+    /// expiry).
+    deadlines: VecDeque<(Instant, u64)>,
+    /// Where every read lands. Shared by all connections, yet no connection's state: each
+    /// read is handled completely before the next, and what must outlive it is copied into
+    /// the connection's own buffer.
+    scratch: Vec<u8>,
+}
+
+impl Server {
+    // ANCHOR: run
+    fn run(&mut self) -> io::Result<()> {
+        let mut events = vec![EpollEvent::empty(); EVENTS];
+        loop {
+            let ready = match self.epoll.wait(&mut events, self.timeout()) {
+                Ok(n) => n,
+                // A signal (SIGCONT after SIGSTOP, say) interrupted the wait: wait again.
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            for event in &events[..ready] {
+                match event.data() {
+                    LISTENER => self.accept_all(),
+                    token => self.ready(token, event.events()),
+                }
+            }
+            self.expire_lingering();
+        }
+    }
+    // ANCHOR_END: run
+
+    // ANCHOR: accept
+    /// Accepts every connection waiting in the listen queue, until `WouldBlock`.
+    ///
+    /// One accept per wakeup would work with level-triggered epoll, slowly (a burst of 200
+    /// connects would cost 200 trips through the loop); with `EPOLLET` it would strand the
+    /// rest of the queue until yet another client connects.
+    fn accept_all(&mut self) {
+        let mut refused = 0;
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => self.register(stream),
+                Err(e) if would_block(&e) => break,
+                Err(e) if interrupted(&e) => continue,
+                Err(e) if out_of_descriptors(&e) => {
+                    if !self.refuse_one() {
+                        break;
+                    }
+                    refused += 1;
+                }
+                // ECONNABORTED and the like: that client gave up while it waited. Try the
+                // next on the following wakeup rather than risk looping on an error that
+                // persists.
+                Err(e) => {
+                    eprintln!("accept failed: {e}");
+                    break;
+                }
+            }
+        }
+        if refused > 0 {
+            eprintln!("out of descriptors: refused {refused} connection(s)");
+        }
+    }
+    // ANCHOR_END: accept
+
+    // ANCHOR: refuse
+    /// Out of descriptors (`EMFILE`), maybe with a connection waiting in the listen queue.
+    ///
+    /// Leaving it there keeps the listener readable, and a level-triggered loop would spin at
+    /// full CPU, failing to accept it again and again. So: give back the spare descriptor,
+    /// accept the connection with it, close it at once (its client sees the connection end,
+    /// instead of hanging), and take the spare again.
+    ///
+    /// Returns whether a connection was refused. Not always: accept takes a descriptor before
+    /// it looks at the queue, so it fails with `EMFILE` even when the queue is empty.
+    fn refuse_one(&mut self) -> bool {
+        if self.reserve.take().is_none() {
+            return false;
+        }
+        let refused = match self.listener.accept() {
+            Ok((stream, _)) => {
+                drop(stream);
+                true
+            }
+            Err(_) => false,
+        };
+        // This cannot fail for lack of descriptors: we hold no more than before the spare was
+        // given back, and nothing else in this single thread takes one meanwhile.
+        self.reserve = File::open("/dev/null").ok();
+        refused
+    }
+    // ANCHOR_END: refuse
+
+    /// Registers a new connection, reading first.
+    fn register(&mut self, stream: TcpStream) {
+        let token = self.next_token;
+        self.next_token += 1;
+        match Connection::new(stream, &self.epoll, token) {
+            Ok(connection) => {
+                self.connections.insert(token, connection);
+            }
+            // The stream was dropped, and with it the connection: that client only.
+            Err(e) => eprintln!("cannot serve a new connection: {e}"),
+        }
+    }
+
+    // ANCHOR: ready
+    /// Handles one event for the connection `token`.
+    fn ready(&mut self, token: u64, events: EpollFlags) {
+        let Some(connection) = self.connections.get_mut(&token) else {
+            // Only the connection an event names is ever closed while events are handled, so
+            // this should not happen. But the map and the kernel's epoll set are two copies
+            // of one truth: if they disagree, the event is for a connection that is gone.
+            return;
+        };
+        let was_lingering = connection.linger_deadline().is_some();
+        let outcome = dispatch(connection, events, &mut self.scratch).and_then(|()| {
+            if connection.is_done() {
+                return Ok(false);
+            }
+            connection.update_interest(&self.epoll, token)?;
+            Ok(true)
+        });
+        match outcome {
+            Ok(true) => {
+                if let (false, Some(deadline)) = (was_lingering, connection.linger_deadline()) {
+                    self.deadlines.push_back((deadline, token));
+                }
+            }
+            Ok(false) => self.close(token),
+            // A reset, a broken pipe: it ends this connection, never the server.
+            Err(e) => {
+                eprintln!("connection {token} ended: {e}");
+                self.close(token);
+            }
+        }
+    }
+    // ANCHOR_END: ready
+
+    /// Removes a connection from the epoll set and closes its socket.
+    fn close(&mut self, token: u64) {
+        if let Some(connection) = self.connections.remove(&token) {
+            // Closing the socket's only descriptor would remove it from the set too; saying
+            // so keeps the set right even if a duplicate existed.
+            let _ = self.epoll.delete(connection.stream());
+        }
+    }
+
+    /// Closes the lingering connections whose time is up.
+    fn expire_lingering(&mut self) {
+        let now = Instant::now();
+        while let Some(&(deadline, token)) = self.deadlines.front() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_front();
+            // It may have finished lingering (or been closed) since.
+            let still = self.connections.get(&token);
+            if still.is_some_and(|c| c.linger_deadline().is_some()) {
+                self.close(token);
+            }
+        }
+    }
+
+    /// How long `epoll_wait` may sleep: until the next linger deadline, or for ever.
+    fn timeout(&self) -> EpollTimeout {
+        match self.deadlines.front() {
+            None => EpollTimeout::NONE,
+            Some(&(deadline, _)) => {
+                // Rounded up: waking early would spin through the loop until the deadline.
+                let ms = deadline
+                    .saturating_duration_since(Instant::now())
+                    .as_millis()
+                    + 1;
+                EpollTimeout::try_from(ms).unwrap_or(EpollTimeout::MAX)
+            }
+        }
+    }
+}
+
+// ANCHOR: dispatch
+/// Calls the connection's handlers for what `events` says is ready: writes first, since
+/// sending echoes makes room to read more.
+fn dispatch(connection: &mut Connection, events: EpollFlags, scratch: &mut [u8]) -> io::Result<()> {
+    // An error or a hang-up is reported whatever we asked for. A read or a write is what
+    // tells us which (EOF, or the error itself), so treat it as both readable and writable.
+    let trouble = events.intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP);
+    if (trouble || events.contains(EpollFlags::EPOLLOUT)) && connection.wants_write() {
+        connection.on_writable()?;
+    }
+    if (trouble || events.contains(EpollFlags::EPOLLIN)) && connection.wants_read() {
+        connection.on_readable(scratch)?;
+    }
+    Ok(())
+}
+// ANCHOR_END: dispatch
+
+// ANCHOR: predicates
+/// The socket has nothing to give (or no room to take) right now: wait for epoll.
+pub fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// A signal arrived during the call: simply make it again.
+pub fn interrupted(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Interrupted
+}
+
+/// The process (`EMFILE`) or the system (`ENFILE`) has no descriptor left.
+fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error().map(Errno::from_raw),
+        Some(Errno::EMFILE | Errno::ENFILE)
+    )
+}
+// ANCHOR_END: predicates
