@@ -75,12 +75,25 @@ mod tests {
         for arch in all() {
             let mut seen = HashSet::new();
             for check in &arch.checks {
-                assert!(seen.insert(check.id), "{}: duplicate {}", arch.name, check.id);
+                assert!(
+                    seen.insert(check.id),
+                    "{}: duplicate {}",
+                    arch.name,
+                    check.id
+                );
                 assert!(check.points > 0, "{}", check.id);
-                assert!(!check.hint.is_empty() && !check.summary.is_empty(), "{}", check.id);
+                assert!(
+                    !check.hint.is_empty() && !check.summary.is_empty(),
+                    "{}",
+                    check.id
+                );
                 let file = check.book.split('#').next().unwrap();
                 let path = format!("{}/book/src/{file}", env!("CARGO_MANIFEST_DIR"));
-                assert!(std::path::Path::new(&path).exists(), "{}: no {path}", check.id);
+                assert!(
+                    std::path::Path::new(&path).exists(),
+                    "{}: no {path}",
+                    check.id
+                );
             }
         }
     }

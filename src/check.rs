@@ -97,6 +97,14 @@ pub struct RunMemo {
     /// Set when a server never announced within the timeout: later checks fail at once with
     /// the same verdict instead of waiting again.
     no_announce: OnceLock<Verdict>,
+    /// The tag of every server started in this run, to look for strays afterwards.
+    tags: Mutex<Vec<String>>,
+}
+
+impl RunMemo {
+    pub fn tags(&self) -> Vec<String> {
+        self.tags.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 /// What a check's function gets: a way to start the server under test. Every server started
@@ -130,6 +138,11 @@ impl Ctx {
         match Server::start(&self.program, limits) {
             Ok(server) => {
                 let server = Arc::new(server);
+                self.memo
+                    .tags
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(server.tag().to_string());
                 self.lock().push(server.clone());
                 Ok(server)
             }
@@ -202,6 +215,9 @@ mod tests {
             todo_message(stderr).as_deref(),
             Some("write the accept loop (exercises/iterative/src/lib.rs:22:5)")
         );
-        assert_eq!(todo_message("thread 'main' panicked at x.rs:1:1:\nboom"), None);
+        assert_eq!(
+            todo_message("thread 'main' panicked at x.rs:1:1:\nboom"),
+            None
+        );
     }
 }

@@ -101,13 +101,7 @@ impl Client {
         self.stream
             .set_write_timeout(Some(REPLY))
             .and_then(|()| self.stream.write_all(bytes))
-            .map_err(|e| {
-                Verdict::new(format!(
-                    "{} could not send {}: {e}",
-                    self.name,
-                    show(bytes)
-                ))
-            })
+            .map_err(|e| Verdict::new(format!("{} could not send {}: {e}", self.name, show(bytes))))
     }
 
     /// Sends `line` and expects exactly the same bytes back within [`REPLY`].
@@ -229,7 +223,7 @@ pub fn mismatch(expected: &[u8], got: &[u8], ending: &Ending, within: Duration) 
 
 /// Formats a duration for messages: `3 s`, `200 ms`.
 pub fn secs(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 {
+    if d.as_millis().is_multiple_of(1000) {
         format!("{} s", d.as_secs())
     } else {
         format!("{} ms", d.as_millis())

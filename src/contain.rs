@@ -117,6 +117,15 @@ fn tag_of(pid: i32) -> Option<String> {
     })
 }
 
+/// Processes of the servers tagged `tags` that are still alive: after a grading run there
+/// must be none.
+pub fn alive(tags: &[String]) -> Vec<procfs::Proc> {
+    procfs::tagged(TAG_VAR, "")
+        .into_iter()
+        .filter(|p| !p.is_zombie() && tag_of(p.pid).is_some_and(|t| tags.contains(&t)))
+        .collect()
+}
+
 /// Processes this grader started that are still alive (there should be none between checks).
 pub fn strays() -> Vec<procfs::Proc> {
     procfs::tagged(TAG_VAR, &format!("{}:", std::process::id()))

@@ -46,7 +46,10 @@ pub fn main(arch_name: &str, exe: &str) -> ExitCode {
                         outcome.message, check.hint, check.book
                     )))
                 };
-                outcomes.lock().unwrap_or_else(|e| e.into_inner()).push(outcome);
+                outcomes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(outcome);
                 result
             })
             .with_kind(check.category.name())
@@ -63,6 +66,7 @@ pub fn main(arch_name: &str, exe: &str) -> ExitCode {
                 program: program.display(),
                 outcomes,
                 duration: begun.elapsed(),
+                servers: memo.tags(),
             };
             println!("{}", summary(&report));
         }
@@ -85,7 +89,11 @@ fn summary(report: &Report) -> String {
     let verdict = if report.full_marks() {
         "full marks".to_string()
     } else {
-        let first = report.outcomes.iter().find(|o| !o.passed).map(|o| o.check.id);
+        let first = report
+            .outcomes
+            .iter()
+            .find(|o| !o.passed)
+            .map(|o| o.check.id);
         format!("start with `{}`", first.unwrap_or_default())
     };
     out.push_str(&format!(

@@ -209,7 +209,12 @@ fn list() -> ExitCode {
 
 fn rubric(arch: &Arch, format: Format) -> ExitCode {
     if format == Format::Human {
-        println!("{} ({} points): {}", arch.title, arch.max_score(), arch.chapter());
+        println!(
+            "{} ({} points): {}",
+            arch.title,
+            arch.max_score(),
+            arch.chapter()
+        );
         for c in &arch.checks {
             println!(
                 "\n{:<16} {:<12} {:>2} points\n  {}\n  hint: {}\n  read: book/src/{}",

@@ -166,9 +166,15 @@ mod tests {
 
     #[test]
     fn finds_a_child() {
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         let found = descendants(std::process::id() as i32);
-        assert!(found.iter().any(|p| p.pid == child.id() as i32), "{found:?}");
+        assert!(
+            found.iter().any(|p| p.pid == child.id() as i32),
+            "{found:?}"
+        );
         child.kill().unwrap();
         child.wait().unwrap();
     }

@@ -36,6 +36,8 @@ pub struct Report {
     pub program: String,
     pub outcomes: Vec<Outcome>,
     pub duration: Duration,
+    /// The tags of the servers this run started (see [`crate::contain::alive`]).
+    pub servers: Vec<String>,
 }
 
 impl Report {
@@ -103,7 +105,12 @@ impl Report {
                 text.to_string()
             }
         };
-        let width = self.outcomes.iter().map(|o| o.check.id.len()).max().unwrap_or(0);
+        let width = self
+            .outcomes
+            .iter()
+            .map(|o| o.check.id.len())
+            .max()
+            .unwrap_or(0);
         let mut out = String::new();
         let _ = writeln!(out, "Rubric for `{}`: {}", self.arch, self.program);
         let mut category: Option<Category> = None;

@@ -29,6 +29,7 @@ pub fn grade(arch: &Arch, program: &Program) -> Report {
         program: program.display(),
         outcomes,
         duration: begun.elapsed(),
+        servers: memo.tags(),
     }
 }
 
@@ -45,7 +46,9 @@ pub fn run_check(check: &'static Check, program: &Program, memo: &Arc<RunMemo>) 
             let _ = tx.send(result);
         });
     let result = match spawned {
-        Err(e) => Err(Verdict::new(format!("the grader could not start a thread: {e}"))),
+        Err(e) => Err(Verdict::new(format!(
+            "the grader could not start a thread: {e}"
+        ))),
         Ok(_) => match rx.recv_timeout(check.limit) {
             Ok(Ok(result)) => result,
             Ok(Err(panic)) => Err(Verdict::new(format!(

@@ -131,6 +131,7 @@ pub struct Server {
     shepherd: Mutex<Child>,
     addr: SocketAddr,
     pid: i32,
+    tag: String,
     _dir: tempfile::TempDir,
 }
 
@@ -186,7 +187,9 @@ impl Server {
         let control = ours
             .try_clone()
             .map_err(|e| Verdict::new(format!("cannot clone the control socket: {e}")))?;
-        spawn_reader("control", shared.clone(), move |s| read_control(control, &s));
+        spawn_reader("control", shared.clone(), move |s| {
+            read_control(control, &s)
+        });
 
         let mut server = Server {
             shared,
@@ -194,6 +197,7 @@ impl Server {
             shepherd: Mutex::new(child),
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             pid: 0,
+            tag,
             _dir: dir,
         };
         server.shared.wait_for(ANNOUNCE_TIMEOUT, |s| {
@@ -205,6 +209,11 @@ impl Server {
                 || s.limit.is_some()
                 || s.shepherd_gone
                 || s.stdout_seen > ANNOUNCE_SCAN
+        });
+        // A server that exits right after announcing (a daemon's parent) may be reported
+        // before its announce line is read: give the line a moment to arrive.
+        server.shared.wait_for(Duration::from_millis(500), |s| {
+            s.announced.is_some() || s.exit.is_none() || s.stdout_closed
         });
         let state = server.shared.lock();
         if let Some(e) = &state.spawn_error {
@@ -225,6 +234,11 @@ impl Server {
     /// The address the server announced.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The value of `WORKBOOK_RUN` in the server's environment: names its processes.
+    pub fn tag(&self) -> &str {
+        &self.tag
     }
 
     /// The server's main process.

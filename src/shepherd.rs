@@ -58,8 +58,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             nofile: 4_096,
-            max_procs: 400,
-            max_tasks: 1_500,
+            max_procs: 300,
+            max_tasks: 1_200,
             max_rss_mib: 2_048,
         }
     }
@@ -343,4 +343,3 @@ fn own_task_count() -> u64 {
     let uid = Uid::current().as_raw();
     procfs::by_uid(uid).iter().map(|p| p.threads as u64).sum()
 }
-

@@ -1,1 +1,154 @@
+//! The `workbook` command line as a user meets it: bad input gets a clear message and exit
+//! status 2; the reference solution scores full marks in JSON; a server written in C is
+//! graded like any other; the human rubric of a buggy server is pinned by a snapshot.
 
+use std::path::PathBuf;
+use std::process::Command;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn no_command_shows_usage() {
+    cargo_bin_cmd!("workbook")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("Usage: workbook"));
+}
+
+#[test]
+fn unknown_architecture_is_named() {
+    cargo_bin_cmd!("workbook")
+        .args(["grade", "nosuch"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown architecture"))
+        .stderr(predicate::str::contains("iterative"));
+}
+
+#[test]
+fn unknown_flag_is_refused() {
+    cargo_bin_cmd!("workbook")
+        .args(["grade", "iterative", "--colour"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--colour"));
+}
+
+#[test]
+fn missing_program_is_named() {
+    cargo_bin_cmd!("workbook")
+        .args(["grade", "iterative", "--", "./no/such/server"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no such program"));
+}
+
+#[test]
+fn list_shows_every_architecture() {
+    let out = cargo_bin_cmd!("workbook")
+        .arg("list")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for arch in workbook::arch::names() {
+        assert!(text.contains(arch), "{arch} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn rubric_is_data() {
+    let out = cargo_bin_cmd!("workbook")
+        .args(["rubric", "iterative", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rubric: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let checks = rubric["checks"].as_array().unwrap();
+    let sum: u64 = checks.iter().map(|c| c["points"].as_u64().unwrap()).sum();
+    assert_eq!(rubric["max_score"].as_u64(), Some(sum));
+    for check in checks {
+        for field in ["id", "category", "summary", "hint", "book"] {
+            assert!(
+                check[field].as_str().is_some_and(|s| !s.is_empty()),
+                "{check}"
+            );
+        }
+    }
+}
+
+#[test]
+fn solution_gets_full_marks_in_json() {
+    let out = cargo_bin_cmd!("workbook")
+        .args(["grade", "iterative", "--solution", "--format", "json"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(report["score"], report["max_score"], "{report:#}");
+    assert_eq!(report["arch"], "iterative");
+    assert!(out.status.success());
+    for check in report["checks"].as_array().unwrap() {
+        assert_eq!(check["passed"], true, "{check}");
+        assert!(check["duration_ms"].is_u64());
+    }
+}
+
+#[test]
+fn a_server_written_in_c_is_graded() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("echo");
+    let status = Command::new("cc")
+        .args(["-O2", "-Wall", "-o"])
+        .arg(&exe)
+        .arg(root().join("tests/fixtures/echo.c"))
+        .status()
+        .expect("a C compiler (cc) is needed for this test");
+    assert!(status.success());
+    cargo_bin_cmd!("workbook")
+        .args(["grade", "iterative", "--format", "gradescope", "--"])
+        .arg(&exe)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"status\": \"passed\""))
+        .stdout(predicate::str::contains("\"status\": \"failed\"").not());
+}
+
+#[test]
+fn human_rubric_of_a_buggy_server() {
+    let buggy = workbook::cargo::build(&root(), "buggy-servers").unwrap();
+    let out = cargo_bin_cmd!("workbook")
+        .args(["grade", "iterative", "--color", "never", "--"])
+        .arg(&buggy)
+        .arg("unflushed-at-eof")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "not full marks: exit status 1");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let path = buggy.to_string_lossy().into_owned();
+    insta::with_settings!({filters => vec![
+        (regex_escape(&path).as_str(), "[buggy-servers]"),
+        (r"\(\d+(\.\d+)? m?s\)", "([duration])"),
+    ]}, {
+        insta::assert_snapshot!(text);
+    });
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}

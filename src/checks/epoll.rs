@@ -419,7 +419,7 @@ pub static PARTIAL_WRITES: Check = Check {
             }
             thread::sleep(Duration::from_millis(100));
         }
-        let (got, ending) = slow.read_exact_within(data.len(), Duration::from_secs(10));
+        let (got, ending) = slow.read_exact_within(data.len(), Duration::from_secs(6));
         let sent = writer.stop();
         if got != data {
             fail!(
@@ -732,7 +732,7 @@ pub static EMFILE: Check = Check {
             let name = format!("newcomer {attempt}");
             let served = Client::connect_with(server.addr(), None, &name).and_then(|mut c| {
                 c.send(b"room for me now?\n")?;
-                c.expect(b"room for me now?\n", Duration::from_millis(300))
+                c.expect(b"room for me now?\n", Duration::from_millis(100))
             });
             match served {
                 Ok(()) => return Ok(()),

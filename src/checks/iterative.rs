@@ -67,6 +67,8 @@ pub static QUEUED_CLIENT: Check = Check {
         drop(first);
         second
             .expect(b"second in line\n", Duration::from_secs(5))
-            .map_err(|v| v.context("client 2 connected while client 1 was served, then client 1 left"))
+            .map_err(|v| {
+                v.context("client 2 connected while client 1 was served, then client 1 left")
+            })
     },
 };

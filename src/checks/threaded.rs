@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::check::{Category, Check, Outcome, Verdict};
 use crate::checks::common;
-use crate::client::{mismatch, secs, Client, REPLY};
+use crate::client::{mismatch, secs, show, Client, REPLY};
 use crate::procfs;
 use crate::server::Server;
 use crate::shepherd::Limits;
@@ -126,15 +126,28 @@ pub static MANY_CLIENTS: Check = Check {
         for (client, line) in clients.iter_mut().zip(&lines) {
             client.send(line)?;
         }
-        let expected: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
-        collect_echoes(&mut clients, &expected).map_err(|(served, why)| {
-            Verdict::new(format!(
+        let deadline = Instant::now() + CROWD_REPLY;
+        let mut served = 0;
+        let mut first_unserved = None;
+        for (client, line) in clients.iter_mut().zip(&lines) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (got, ending) = client.read_exact_within(line.len(), left);
+            if got == *line {
+                served += 1;
+            } else if first_unserved.is_none() {
+                let why = mismatch(line, &got, &ending, CROWD_REPLY);
+                first_unserved = Some(format!("{}: {why}", client.name));
+            }
+        }
+        match first_unserved {
+            None => Ok(()),
+            Some(why) => fail!(
                 "{BURST} clients connected at once and each sent one line; {served} of them got \
                  their echo within {}. {why}. Every connection needs its thread as soon as it \
                  is accepted, not once other clients leave",
                 secs(CROWD_REPLY)
-            ))
-        })
+            ),
+        }
     },
 };
 
@@ -149,16 +162,12 @@ pub static INTERLEAVED: Check = Check {
     limit: LIMIT,
     run: |ctx| {
         const WRITERS: usize = 50;
-        const LINES: usize = 10;
+        const LINES: usize = 5;
         let server = ctx.start()?;
         let mut clients = Client::connect_many(server.addr(), WRITERS)?;
         let lines: Vec<Vec<Vec<u8>>> = (1..=WRITERS)
             .map(|c| (1..=LINES).map(|l| own_line(c, l)).collect())
             .collect();
-        // Every client sends the first piece of its line, then every client the second, and
-        // so on: each thread holds an unfinished line while the others' pieces arrive. Before
-        // the next round, the server must have read this one; otherwise a server slowed down
-        // by a busy machine could read each line whole, and a shared buffer would go unseen.
         let peers: Vec<u16> = clients
             .iter()
             .filter_map(|c| c.stream().local_addr().ok())
@@ -166,24 +175,51 @@ pub static INTERLEAVED: Check = Check {
             .collect();
         let mut in_step = true;
         for l in 0..LINES {
+            // Every client sends the first piece of its line, then every client the second,
+            // then the third: each thread holds an unfinished line while the others' pieces
+            // arrive. The server must have read all the first pieces before the second ones
+            // go out; otherwise a server slowed down by a busy machine might read each line
+            // whole, and a buffer shared by all would go unnoticed.
             for piece in 0..3 {
                 for (client, own) in clients.iter_mut().zip(&lines) {
                     client.send(third(&own[l], piece))?;
                 }
-                // A server that does not read (one serving a client at a time) is left to
-                // the echoes below to judge, without waiting for it again.
-                in_step = in_step && all_read(&server, &peers);
+                // A server that leaves clients unread (one at a time, say) is left to the
+                // echoes below to judge, without more waiting.
+                if piece == 0 {
+                    in_step = in_step && all_read(&server, &peers);
+                }
             }
         }
-        let expected: Vec<Vec<u8>> = lines.iter().map(|own| own.concat()).collect();
-        let expected: Vec<&[u8]> = expected.iter().map(Vec::as_slice).collect();
-        collect_echoes(&mut clients, &expected).map_err(|(_, why)| {
-            Verdict::new(format!(
+        let deadline = Instant::now() + CROWD_REPLY;
+        for (client, own) in clients.iter_mut().zip(&lines) {
+            let want = own.concat();
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (got, ending) = client.read_exact_within(want.len(), left);
+            if got == want {
+                continue;
+            }
+            let back: Vec<&[u8]> = got.split_inclusive(|&b| b == b'\n').collect();
+            let why = match own.iter().zip(&back).position(|(sent, came)| sent != came) {
+                Some(i) => format!(
+                    "{} sent {} and got back {}",
+                    client.name,
+                    show(&own[i]),
+                    show(back[i])
+                ),
+                None => format!(
+                    "{}: {}",
+                    client.name,
+                    mismatch(&want, &got, &ending, CROWD_REPLY)
+                ),
+            };
+            fail!(
                 "{WRITERS} clients each sent {LINES} lines, every line in three pieces with the \
-                 other clients' pieces sent in between. {why}. A connection's unfinished line \
+                 other clients' pieces sent in between; {why}. A connection's unfinished line \
                  must be its own, not kept where other connections' bytes land too"
-            ))
-        })
+            );
+        }
+        Ok(())
     },
 };
 
@@ -326,33 +362,6 @@ fn connect_and_echo(server: &Server, n: usize) -> Result<Vec<Client>, Verdict> {
             Ok(client)
         })
         .collect()
-}
-
-/// Reads every client's expected echo within [`CROWD_REPLY`] for them all; on failure, how
-/// many were served and what went wrong with the first that was not.
-fn collect_echoes(clients: &mut [Client], expected: &[&[u8]]) -> Result<(), (usize, String)> {
-    let deadline = Instant::now() + CROWD_REPLY;
-    let mut served = 0;
-    let mut first_wrong = None;
-    for (client, want) in clients.iter_mut().zip(expected) {
-        let (got, ending) = client.read_exact_within(
-            want.len(),
-            deadline.saturating_duration_since(Instant::now()),
-        );
-        if got == *want {
-            served += 1;
-        } else if first_wrong.is_none() {
-            first_wrong = Some(format!(
-                "{}: {}",
-                client.name,
-                mismatch(want, &got, &ending, CROWD_REPLY)
-            ));
-        }
-    }
-    match first_wrong {
-        None => Ok(()),
-        Some(why) => Err((served, why)),
-    }
 }
 
 /// Line `l` of client `c`: it names its sender, so a mixed-up echo shows whose bytes it

@@ -121,7 +121,12 @@ fn unflushed_at_eof(stream: TcpStream) -> io::Result<()> {
                 }
             }
             Ok(_) => return Ok(()),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 (&stream).write_all(&pending)?;
                 pending.clear();
             }

@@ -1,5 +1,290 @@
-//! Known-buggy forking servers.
+//! Known-buggy forking servers. Each is the reference design (fork per connection, the child
+//! serves and exits, the parent closes its copy and reaps in a SIGCHLD handler) with one
+//! thing changed: [`Forking`] describes the design, and each bug overrides one part of
+//! [`REFERENCE`].
+
+use std::ffi::c_int;
+use std::io;
+use std::net::TcpStream;
+
+use nix::errno::Errno;
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::wait::{wait, waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use solution_iterative::handle_connection;
 
 use crate::Bug;
 
-pub const BUGS: &[Bug] = &[];
+pub const BUGS: &[Bug] = &[
+    Bug {
+        name: "forking-no-reap",
+        about: "never reaps: every child that ends stays a zombie",
+        run: || {
+            Forking {
+                reaper: None,
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
+    Bug {
+        name: "forking-reap-once",
+        about: "reaps one child per SIGCHLD, so children that end together stay zombies",
+        run: || {
+            Forking {
+                reaper: Some(reap_once),
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
+    Bug {
+        name: "forking-wait-in-handler",
+        about:
+            "calls a blocking wait() once per SIGCHLD, so children that end together stay zombies",
+        run: || {
+            Forking {
+                reaper: Some(wait_once),
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
+    Bug {
+        name: "forking-reap-after-accept",
+        about: "reaps only after each accept, so the last children stay zombies while it is idle",
+        run: || {
+            Forking {
+                reaper: None,
+                before_fork: reap_ended,
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
+    Bug {
+        name: "forking-wait-all-in-handler",
+        about:
+            "waits (without WNOHANG) for every child in its SIGCHLD handler, so one child's end \
+                stalls the parent until all its other clients leave",
+        run: || {
+            Forking {
+                reaper: Some(wait_all),
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
+    Bug {
+        name: "forking-parent-keeps-socket",
+        about: "the parent never closes its copy of a client's socket",
+        run: || {
+            Forking {
+                parent: |stream, _child| {
+                    // The bug: the copy is never closed, as if kept in a list forever.
+                    std::mem::forget(stream);
+                    Ok(())
+                },
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
+    Bug {
+        name: "forking-child-returns",
+        about: "the child does not exit after serving: it carries on in the accept loop",
+        run: || {
+            Forking {
+                child: |stream| {
+                    if let Err(e) = handle_connection(stream) {
+                        eprintln!("connection ended: {e}");
+                    }
+                    // The bug: no exit, so the child returns into the accept loop.
+                    Ok(())
+                },
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
+    Bug {
+        name: "forking-child-continues-on-error",
+        about: "a child whose connection ends with an error goes back into the accept loop",
+        run: || {
+            Forking {
+                child: |stream| match handle_connection(stream) {
+                    Ok(()) => std::process::exit(0),
+                    Err(e) => {
+                        // The bug: the iterative server's "log it and take the next".
+                        eprintln!("connection ended: {e}");
+                        Ok(())
+                    }
+                },
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
+    Bug {
+        name: "forking-serves-in-parent",
+        about: "forks, but the parent serves the client (the child exits at once): no concurrency",
+        run: || {
+            Forking {
+                child: |_stream| std::process::exit(0),
+                parent: |stream, _child| {
+                    if let Err(e) = handle_connection(stream) {
+                        eprintln!("connection ended: {e}");
+                    }
+                    Ok(())
+                },
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
+    Bug {
+        name: "forking-child-crash-fatal",
+        about: "ends the server when a child dies of a signal",
+        run: || {
+            Forking {
+                reaper: Some(reap_exits_only),
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
+    Bug {
+        name: "forking-fork-fatal",
+        about: "ends the server when fork fails (`fork()?`)",
+        run: || {
+            Forking {
+                fork_fails_server: true,
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
+];
+
+/// A forking server, part by part.
+struct Forking {
+    /// The SIGCHLD handler, installed with SA_RESTART and SA_NOCLDSTOP; `None`: none.
+    reaper: Option<extern "C" fn(c_int)>,
+    /// Called after each accept, before the fork.
+    before_fork: fn(),
+    /// The child's part. Returning means going back into the accept loop.
+    child: fn(TcpStream) -> io::Result<()>,
+    /// The parent's part after a fork.
+    parent: fn(TcpStream, Pid) -> io::Result<()>,
+    /// Whether a failed fork ends the server instead of that one connection.
+    fork_fails_server: bool,
+}
+
+/// The reference design, as in `solutions/forking` (except that the child keeps its copy of
+/// the listener, which no check minds).
+const REFERENCE: Forking = Forking {
+    reaper: Some(reap_all),
+    before_fork: || {},
+    child: |stream| {
+        let code = match handle_connection(stream) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("connection ended: {e}");
+                1
+            }
+        };
+        std::process::exit(code)
+    },
+    parent: |stream, _child| {
+        drop(stream);
+        Ok(())
+    },
+    fork_fails_server: false,
+};
+
+impl Forking {
+    fn serve(self) -> io::Result<()> {
+        if let Some(handler) = self.reaper {
+            let action = SigAction::new(
+                SigHandler::Handler(handler),
+                SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP,
+                SigSet::empty(),
+            );
+            // SAFETY: every handler below calls only async-signal-safe functions.
+            unsafe { sigaction(Signal::SIGCHLD, &action) }?;
+        }
+        let listener = workbook_kit::listen()?;
+        loop {
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    eprintln!("accept failed: {e}");
+                    continue;
+                }
+            };
+            (self.before_fork)();
+            // Safe: this process has one thread.
+            match unsafe { fork() } {
+                Ok(ForkResult::Child) => (self.child)(stream)?,
+                Ok(ForkResult::Parent { child }) => (self.parent)(stream, child)?,
+                Err(e) if self.fork_fails_server => return Err(e.into()),
+                Err(e) => eprintln!("cannot fork, closing this connection: {e}"),
+            }
+        }
+    }
+}
+
+/// Collects every child that has ended, without waiting for any.
+fn reap_ended() {
+    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+/// The reference handler.
+extern "C" fn reap_all(_: c_int) {
+    let saved = Errno::last_raw();
+    reap_ended();
+    Errno::set_raw(saved);
+}
+
+/// The bug: one waitpid per signal, but one SIGCHLD may stand for many ended children.
+extern "C" fn reap_once(_: c_int) {
+    let saved = Errno::last_raw();
+    let _ = waitpid(None, Some(WaitPidFlag::WNOHANG));
+    Errno::set_raw(saved);
+}
+
+/// The bug: one blocking wait per signal (the reference articles' handler).
+extern "C" fn wait_once(_: c_int) {
+    let saved = Errno::last_raw();
+    let _ = wait();
+    Errno::set_raw(saved);
+}
+
+/// The bug: the loop is right but WNOHANG is missing, so after collecting the ended child it
+/// waits for the ones still serving.
+extern "C" fn wait_all(_: c_int) {
+    let saved = Errno::last_raw();
+    while waitpid(None, None).is_ok() {}
+    Errno::set_raw(saved);
+}
+
+/// The bug: a child killed by a signal is taken for the server's own failure.
+extern "C" fn reap_exits_only(_: c_int) {
+    let saved = Errno::last_raw();
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(..)) => continue,
+            Ok(WaitStatus::Signaled(..)) => {
+                let _ = nix::unistd::write(io::stderr(), b"a child crashed: giving up\n");
+                // SAFETY: _exit is async-signal-safe and ends the process at once.
+                unsafe { libc::_exit(1) }
+            }
+            _ => break,
+        }
+    }
+    Errno::set_raw(saved);
+}

@@ -11,6 +11,7 @@
 use std::io;
 use std::net::TcpListener;
 
+// ANCHOR: stub
 /// Accepts connections forever and serves each on a thread of its own.
 ///
 /// Graded by: `thread-per-connection`, `stalled-client`, `many-clients`, `interleaved`,
@@ -27,3 +28,4 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
     // Book: "When a thread cannot be created".
     todo!("start a thread per connection accepted on {listener:?} (book: threaded.md, \"Spawning a thread per connection\")")
 }
+// ANCHOR_END: stub
