@@ -77,9 +77,15 @@ pub fn main(arch_name: &str, exe: &str) -> ExitCode {
 /// The short rubric printed after the test results: points per check and the total.
 fn summary(report: &Report) -> String {
     let mut out = format!("rubric for `{}`:\n", report.arch);
+    let width = report
+        .outcomes
+        .iter()
+        .map(|o| o.check.id.len())
+        .max()
+        .unwrap_or(0);
     for o in &report.outcomes {
         out.push_str(&format!(
-            "  {} {:<16} {:>2}/{}\n",
+            "  {} {:<width$} {:>2}/{}\n",
             if o.passed { "pass" } else { "FAIL" },
             o.check.id,
             o.points(),

@@ -113,8 +113,11 @@ impl Report {
             .unwrap_or(0);
         let mut out = String::new();
         let _ = writeln!(out, "Rubric for `{}`: {}", self.arch, self.program);
+        // Grouped by category, in rubric order within each.
+        let mut grouped: Vec<&Outcome> = self.outcomes.iter().collect();
+        grouped.sort_by_key(|o| o.check.category);
         let mut category: Option<Category> = None;
-        for o in &self.outcomes {
+        for o in grouped {
             if category != Some(o.check.category) {
                 category = Some(o.check.category);
                 let _ = writeln!(out, "\n  {}", paint("1", o.check.category.name()));

@@ -14,6 +14,10 @@ use crate::client::secs;
 use crate::report::{Outcome, Report};
 use crate::server::Program;
 
+/// The most a whole grading run may take: past it, the remaining checks fail unrun. Each
+/// check has its own limit as well; this bounds a server that is slow at every one.
+pub const RUN_BUDGET: Duration = Duration::from_secs(150);
+
 /// Grades `program` against every check of `arch`.
 pub fn grade(arch: &Arch, program: &Program) -> Report {
     crate::contain::init();
@@ -22,7 +26,21 @@ pub fn grade(arch: &Arch, program: &Program) -> Report {
     let outcomes = arch
         .checks
         .iter()
-        .map(|check| run_check(check, program, &memo))
+        .map(|check| {
+            if begun.elapsed() > RUN_BUDGET {
+                Outcome {
+                    check,
+                    passed: false,
+                    message: format!(
+                        "not run: the grading run used up its time budget of {}",
+                        secs(RUN_BUDGET)
+                    ),
+                    duration: Duration::ZERO,
+                }
+            } else {
+                run_check(check, program, &memo)
+            }
+        })
         .collect();
     Report {
         arch: arch.name.to_string(),

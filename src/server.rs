@@ -20,7 +20,7 @@ use crate::check::Verdict;
 use crate::procfs::{self, Proc};
 use crate::shepherd::{self, Limits};
 
-/// How long a server has to print its `listening on` line (contract: "Announce").
+/// How long a server has to print its `listening on` line (contract: "Announcing").
 pub const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The most of the server's stdout scanned for the announce line.

@@ -198,7 +198,7 @@ pub static CHILDREN_EXIT: Check = Check {
     limit: LIMIT,
     run: |ctx| {
         let server = ctx.start()?;
-        let endings: [(&str, fn(Client) -> Outcome); 3] = [
+        let endings: [(&str, Leave); 3] = [
             ("closed its connection after a complete line", |_| Ok(())),
             ("closed its connection in the middle of a line", |mut c| {
                 c.send(b"half a li")
@@ -439,7 +439,10 @@ pub static FORK_FAILURE: Check = Check {
             );
         }
         if let Some(exit) = server.wait_exit(Duration::from_millis(100)) {
-            fail!("{situation}, and the server ended ({exit}): a failed fork must cost one client, not the server");
+            fail!(
+                "{situation}, and the server ended ({exit}): a failed fork must cost one \
+                 client, not the server"
+            );
         }
         ensure!(
             !served.is_empty(),
@@ -469,6 +472,9 @@ pub static FORK_FAILURE: Check = Check {
         })
     },
 };
+
+/// How a client leaves, in `children-exit`.
+type Leave = fn(Client) -> Outcome;
 
 /// The server's processes besides its main one that have not ended.
 fn live_children(server: &Server) -> Vec<Proc> {
@@ -559,13 +565,19 @@ impl ZombieWatch {
             return Ok(());
         }
         let shown: Vec<String> = old.iter().take(5).map(i32::to_string).collect();
-        fail!(
-            "{when}, {} of the server's children stayed zombies for over {} (pid {}{}): the \
-             parent never collected their exit status",
-            old.len(),
-            secs(ZOMBIE_GRACE),
+        let pids = format!(
+            "pid {}{}",
             shown.join(", "),
             if old.len() > shown.len() { ", ..." } else { "" }
+        );
+        let (who, was) = match old.len() {
+            1 => ("a child".to_string(), "a zombie"),
+            n => (format!("{n} children"), "zombies"),
+        };
+        fail!(
+            "{when}, {who} of the server stayed {was} for over {} ({pids}): the parent had \
+             not collected their exit status",
+            secs(ZOMBIE_GRACE)
         )
     }
 
@@ -630,7 +642,12 @@ fn with_fate(server: &Server, verdict: Verdict, event: &str) -> Verdict {
         Some(exit) => format!("the server's main process had ended ({exit})"),
         None => match std::fs::read_to_string(format!("/proc/{}/wchan", server.pid())) {
             Ok(wchan) if !wchan.is_empty() && wchan != "0" => format!(
-                "the server's main process was still there, asleep in the kernel's `{wchan}`"
+                "the server's main process was still there, asleep in the kernel's `{wchan}`{}",
+                match wchan.as_str() {
+                    "do_wait" => " (waiting for a child to end)",
+                    "inet_csk_accept" => " (in accept)",
+                    _ => "",
+                }
             ),
             _ => "the server's main process was still there".to_string(),
         },

@@ -312,15 +312,14 @@ fn served_past_the_cap(server: &Server) -> Outcome {
             &format!("client {i}"),
         )?);
     }
-    let first: &[u8] = b"a thread for me?\n";
-    let served = round(clients, first);
+    let served = round(clients, b"a thread for me?\n");
     ensure!(
         !served.is_empty(),
         "none of {OVER_CAP} clients got an echo of its line within {}",
         secs(REPLY)
     );
-    let (before, second) = (served.len(), b"still served?\n");
-    let still = round(served, second);
+    let before = served.len();
+    let still = round(served, b"still served?\n");
     ensure!(
         !still.is_empty(),
         "{OVER_CAP} clients connected while the server could have at most {THREAD_CAP} \
@@ -336,8 +335,7 @@ fn served_past_the_cap(server: &Server) -> Outcome {
 
 /// Sends `line` on every client, then keeps those that get it back within [`REPLY`] (for
 /// them all). A client the server closed at once may see its send fail: that is no failure.
-fn round(clients: Vec<Client>, line: &[u8]) -> Vec<Client> {
-    let mut clients = clients;
+fn round(mut clients: Vec<Client>, line: &[u8]) -> Vec<Client> {
     for client in &mut clients {
         let _ = client.send(line);
     }

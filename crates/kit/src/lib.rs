@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpListener};
 
 use socket2::{Domain, Socket, Type};
 
-/// The longest line a server must accept, its `\n` included (contract: "Limit").
+/// The longest line a server must accept, its `\n` included (contract: "The line limit").
 pub const MAX_LINE: usize = 65_536;
 
 /// What a server sends before closing a connection whose line can no longer fit.

@@ -27,16 +27,17 @@ const _: () = assert!(SCRATCH <= MAX_LINE);
 
 /// Reads per readable event, at most: a client that sends without pause must not keep the
 /// loop from the others. Level-triggered epoll reports what is left on the next wait.
-const READS_PER_EVENT: usize = 4;
+pub const READS_PER_EVENT: usize = 4;
 
 /// Backpressure: once this much output waits for a client, stop reading from it until it
 /// has taken some. Without a bound, a client that sends and never reads makes the server
 /// buffer its echoes without end.
-const MAX_UNSENT: usize = 256 * 1024;
+pub const MAX_UNSENT: usize = 256 * 1024;
 
-/// How long, and how many bytes, a connection drains after `ERR line too long`.
-const LINGER_TIME: Duration = Duration::from_secs(2);
-const LINGER_BYTES: usize = 4 << 20;
+/// How long a connection drains its input after `ERR line too long`, at most...
+pub const LINGER_TIME: Duration = Duration::from_secs(2);
+/// ...and how many bytes it drains, at most.
+pub const LINGER_BYTES: usize = 4 << 20;
 
 // ANCHOR: connection
 /// One client's connection.
@@ -55,7 +56,7 @@ pub struct Connection {
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+pub enum State {
     /// Reading lines and echoing them.
     Open,
     /// After `ERR line too long`: our write side is shut (once the ERR is out), and what the
@@ -83,6 +84,7 @@ impl Connection {
         })
     }
 
+    /// The socket, for the epoll set.
     pub fn stream(&self) -> &TcpStream {
         &self.stream
     }
@@ -139,6 +141,23 @@ impl Connection {
         Ok(())
     }
     // ANCHOR_END: wants
+
+    // ANCHOR: on_event
+    /// Calls the handlers for what `events` says is ready: writing first, since sending
+    /// echoes makes room to read more.
+    pub fn on_event(&mut self, events: EpollFlags, scratch: &mut [u8]) -> io::Result<()> {
+        // An error or a hang-up is reported whatever we asked for. A read or a write is what
+        // tells us which (EOF, or the error itself), so treat it as both readable and writable.
+        let trouble = events.intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP);
+        if (trouble || events.contains(EpollFlags::EPOLLOUT)) && self.wants_write() {
+            self.on_writable()?;
+        }
+        if (trouble || events.contains(EpollFlags::EPOLLIN)) && self.wants_read() {
+            self.on_readable(scratch)?;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: on_event
 
     // ANCHOR: on_readable
     /// The socket is readable: read what has arrived (within a budget), echo each complete
@@ -212,7 +231,7 @@ impl Connection {
     // ANCHOR_END: on_readable
 
     /// Answers `ERR line too long` and begins the lingering close.
-    fn too_long(&mut self) -> io::Result<()> {
+    pub fn too_long(&mut self) -> io::Result<()> {
         self.line = Vec::new();
         self.state = State::Lingering {
             until: Instant::now() + LINGER_TIME,
@@ -223,7 +242,7 @@ impl Connection {
     }
 
     /// Once the ERR line is out, shuts our write side: the client reads it, then EOF.
-    fn shut_if_flushed(&mut self) -> io::Result<()> {
+    pub fn shut_if_flushed(&mut self) -> io::Result<()> {
         if matches!(self.state, State::Lingering { .. }) && self.unsent.is_empty() {
             self.stream.shutdown(Shutdown::Write)?;
         }
@@ -232,7 +251,7 @@ impl Connection {
 
     // ANCHOR: send
     /// Sends `bytes` after any output still waiting, and keeps what the socket does not take.
-    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+    pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
         let mut rest = bytes;
         if self.unsent.is_empty() {
             // Nothing waits: write straight from the read's bytes, no copy.
@@ -264,7 +283,7 @@ impl Connection {
 }
 
 /// Writes as much of `bytes` as the socket takes now; 0 if it takes nothing (`WouldBlock`).
-fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+pub fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
     if bytes.is_empty() {
         return Ok(0);
     }

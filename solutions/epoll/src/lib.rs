@@ -6,8 +6,10 @@
 //!   (`epoll_wait`), accepts every queued connection when the listener is ready, hands every
 //!   other event to the connection it names, and closes connections that are done.
 //! - [`Connection`] (`connection.rs`) is one client's state: the unfinished line it has sent,
-//!   the echoes it has not taken yet, and what to wait for next. All state lives there; the
-//!   loop keeps none of a client's bytes.
+//!   the echoes it has not taken yet, and what to wait for next. All of a client's bytes
+//!   live there; the loop keeps none.
+//! - [`deadlines`] tells the loop when to give up on a connection lingering after
+//!   `ERR line too long`.
 //!
 //! # Choices
 //! - **Nothing blocks.** Every socket is non-blocking, and a read or write that cannot proceed
@@ -26,25 +28,28 @@
 
 #![forbid(unsafe_code)]
 
-mod connection;
+pub mod connection;
+pub mod deadlines;
 
 pub use connection::Connection;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::time::Instant;
 
 use nix::errno::Errno;
-use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+
+use deadlines::Deadlines;
 
 // ANCHOR: tokens
 /// The token of the listening socket; connections are numbered from 1.
-const LISTENER: u64 = 0;
+pub const LISTENER: u64 = 0;
 
 /// How many events one `epoll_wait` may return. More wait for the next call; none is lost.
-const EVENTS: usize = 1024;
+pub const EVENTS: usize = 1024;
 // ANCHOR_END: tokens
 
 /// Accepts and serves connections, all in this thread, until the process is stopped.
@@ -58,12 +63,13 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
         connections: HashMap::new(),
         next_token: LISTENER + 1,
         reserve: Some(File::open("/dev/null")?),
-        deadlines: VecDeque::new(),
+        lingering: Deadlines::default(),
         scratch: vec![0; connection::SCRATCH],
     };
     server.run()
 }
 
+// ANCHOR: server
 /// The loop's state. Nothing here belongs to one client but the map of connections.
 struct Server {
     listener: TcpListener,
@@ -72,24 +78,23 @@ struct Server {
     connections: HashMap<u64, Connection>,
     /// The token the next connection gets.
     next_token: u64,
-    /// A descriptor kept spare for when the process runs out of them (see `refuse_one`).
+    /// A descriptor kept spare for when the process runs out of them (see [`refuse_one`]).
     reserve: Option<File>,
-    /// Connections lingering after `ERR line too long`, with the time to give up on each,
-    /// earliest first (every linger lasts as long, so the order of arrival is the order of
-    /// expiry).
-    deadlines: VecDeque<(Instant, u64)>,
+    /// When to close the connections lingering after `ERR line too long`.
+    lingering: Deadlines,
     /// Where every read lands. Shared by all connections, yet no connection's state: each
     /// read is handled completely before the next, and what must outlive it is copied into
     /// the connection's own buffer.
     scratch: Vec<u8>,
 }
+// ANCHOR_END: server
 
 impl Server {
     // ANCHOR: run
     fn run(&mut self) -> io::Result<()> {
         let mut events = vec![EpollEvent::empty(); EVENTS];
         loop {
-            let ready = match self.epoll.wait(&mut events, self.timeout()) {
+            let ready = match self.epoll.wait(&mut events, self.lingering.timeout()) {
                 Ok(n) => n,
                 // A signal (SIGCONT after SIGSTOP, say) interrupted the wait: wait again.
                 Err(Errno::EINTR) => continue,
@@ -120,7 +125,7 @@ impl Server {
                 Err(e) if would_block(&e) => break,
                 Err(e) if interrupted(&e) => continue,
                 Err(e) if out_of_descriptors(&e) => {
-                    if !self.refuse_one() {
+                    if !refuse_one(&self.listener, &mut self.reserve) {
                         break;
                     }
                     refused += 1;
@@ -139,34 +144,6 @@ impl Server {
         }
     }
     // ANCHOR_END: accept
-
-    // ANCHOR: refuse
-    /// Out of descriptors (`EMFILE`), maybe with a connection waiting in the listen queue.
-    ///
-    /// Leaving it there keeps the listener readable, and a level-triggered loop would spin at
-    /// full CPU, failing to accept it again and again. So: give back the spare descriptor,
-    /// accept the connection with it, close it at once (its client sees the connection end,
-    /// instead of hanging), and take the spare again.
-    ///
-    /// Returns whether a connection was refused. Not always: accept takes a descriptor before
-    /// it looks at the queue, so it fails with `EMFILE` even when the queue is empty.
-    fn refuse_one(&mut self) -> bool {
-        if self.reserve.take().is_none() {
-            return false;
-        }
-        let refused = match self.listener.accept() {
-            Ok((stream, _)) => {
-                drop(stream);
-                true
-            }
-            Err(_) => false,
-        };
-        // This cannot fail for lack of descriptors: we hold no more than before the spare was
-        // given back, and nothing else in this single thread takes one meanwhile.
-        self.reserve = File::open("/dev/null").ok();
-        refused
-    }
-    // ANCHOR_END: refuse
 
     /// Registers a new connection, reading first.
     fn register(&mut self, stream: TcpStream) {
@@ -191,17 +168,19 @@ impl Server {
             return;
         };
         let was_lingering = connection.linger_deadline().is_some();
-        let outcome = dispatch(connection, events, &mut self.scratch).and_then(|()| {
-            if connection.is_done() {
-                return Ok(false);
-            }
-            connection.update_interest(&self.epoll, token)?;
-            Ok(true)
-        });
+        let outcome = connection
+            .on_event(events, &mut self.scratch)
+            .and_then(|()| {
+                if connection.is_done() {
+                    return Ok(false);
+                }
+                connection.update_interest(&self.epoll, token)?;
+                Ok(true)
+            });
         match outcome {
             Ok(true) => {
                 if let (false, Some(deadline)) = (was_lingering, connection.linger_deadline()) {
-                    self.deadlines.push_back((deadline, token));
+                    self.lingering.push(deadline, token);
                 }
             }
             Ok(false) => self.close(token),
@@ -226,51 +205,43 @@ impl Server {
     /// Closes the lingering connections whose time is up.
     fn expire_lingering(&mut self) {
         let now = Instant::now();
-        while let Some(&(deadline, token)) = self.deadlines.front() {
-            if deadline > now {
-                break;
-            }
-            self.deadlines.pop_front();
+        while let Some(token) = self.lingering.pop_expired(now) {
             // It may have finished lingering (or been closed) since.
-            let still = self.connections.get(&token);
-            if still.is_some_and(|c| c.linger_deadline().is_some()) {
+            let connection = self.connections.get(&token);
+            if connection.is_some_and(|c| c.linger_deadline().is_some()) {
                 self.close(token);
             }
         }
     }
+}
 
-    /// How long `epoll_wait` may sleep: until the next linger deadline, or for ever.
-    fn timeout(&self) -> EpollTimeout {
-        match self.deadlines.front() {
-            None => EpollTimeout::NONE,
-            Some(&(deadline, _)) => {
-                // Rounded up: waking early would spin through the loop until the deadline.
-                let ms = deadline
-                    .saturating_duration_since(Instant::now())
-                    .as_millis()
-                    + 1;
-                EpollTimeout::try_from(ms).unwrap_or(EpollTimeout::MAX)
-            }
+// ANCHOR: refuse
+/// Out of descriptors (`EMFILE`), maybe with a connection waiting in the listen queue.
+///
+/// Leaving it there keeps the listener readable, and a level-triggered loop would spin at full
+/// CPU, failing to accept it again and again. So: give back the spare descriptor, accept the
+/// connection with it, close it at once (its client sees the connection end, instead of
+/// hanging), and take the spare again.
+///
+/// Returns whether a connection was refused: not always, because accept takes a descriptor
+/// before it looks at the queue, so it fails with `EMFILE` even when the queue is empty.
+pub fn refuse_one(listener: &TcpListener, reserve: &mut Option<File>) -> bool {
+    if reserve.take().is_none() {
+        return false;
+    }
+    let refused = match listener.accept() {
+        Ok((stream, _)) => {
+            drop(stream);
+            true
         }
-    }
+        Err(_) => false,
+    };
+    // This cannot fail for lack of descriptors: we hold no more than before the spare was
+    // given back, and nothing else in this single thread takes one meanwhile.
+    *reserve = File::open("/dev/null").ok();
+    refused
 }
-
-// ANCHOR: dispatch
-/// Calls the connection's handlers for what `events` says is ready: writes first, since
-/// sending echoes makes room to read more.
-fn dispatch(connection: &mut Connection, events: EpollFlags, scratch: &mut [u8]) -> io::Result<()> {
-    // An error or a hang-up is reported whatever we asked for. A read or a write is what
-    // tells us which (EOF, or the error itself), so treat it as both readable and writable.
-    let trouble = events.intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP);
-    if (trouble || events.contains(EpollFlags::EPOLLOUT)) && connection.wants_write() {
-        connection.on_writable()?;
-    }
-    if (trouble || events.contains(EpollFlags::EPOLLIN)) && connection.wants_read() {
-        connection.on_readable(scratch)?;
-    }
-    Ok(())
-}
-// ANCHOR_END: dispatch
+// ANCHOR_END: refuse
 
 // ANCHOR: predicates
 /// The socket has nothing to give (or no room to take) right now: wait for epoll.
@@ -284,7 +255,7 @@ pub fn interrupted(e: &io::Error) -> bool {
 }
 
 /// The process (`EMFILE`) or the system (`ENFILE`) has no descriptor left.
-fn out_of_descriptors(e: &io::Error) -> bool {
+pub fn out_of_descriptors(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error().map(Errno::from_raw),
         Some(Errno::EMFILE | Errno::ENFILE)
