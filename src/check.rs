@@ -147,7 +147,10 @@ impl Ctx {
                 Ok(server)
             }
             Err(verdict) => {
-                if begun.elapsed() >= crate::server::ANNOUNCE_TIMEOUT {
+                // Waiting 10 s again, or hitting the same cap again, would only repeat the
+                // verdict more slowly.
+                let stopped = verdict.message.contains("stopped the server before it announced");
+                if stopped || begun.elapsed() >= crate::server::ANNOUNCE_TIMEOUT {
                     let _ = self.memo.no_announce.set(verdict.clone());
                 }
                 Err(verdict)

@@ -60,7 +60,7 @@ impl Default for Limits {
             nofile: 4_096,
             max_procs: 300,
             max_tasks: 1_200,
-            max_rss_mib: 2_048,
+            max_rss_mib: 1_024,
         }
     }
 }

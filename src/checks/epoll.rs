@@ -99,7 +99,7 @@ pub static THOUSAND_CLIENTS: Check = Check {
     limit: LIMIT,
     run: |ctx| {
         let server = ctx.start()?;
-        let mut clients = greeted(&server, 1, 1000)?;
+        let mut clients = greeted(&server, 1, 1000, 0)?;
         let lines = |i: usize| -> Vec<u8> {
             (1..=4)
                 .flat_map(|k| format!("client {i}, line {k} of 4\n").into_bytes())
@@ -127,13 +127,20 @@ pub static THOUSAND_CLIENTS: Check = Check {
 
 /// Connects clients `first..=last` one after another, each echoing a greeting before the next
 /// connects (so none waits in the listen queue, whatever the server's accept loop does).
-fn greeted(server: &Server, first: usize, last: usize) -> Result<Vec<Client>, Verdict> {
+/// `already` clients are connected before the first.
+fn greeted(
+    server: &Server,
+    first: usize,
+    last: usize,
+    already: usize,
+) -> Result<Vec<Client>, Verdict> {
     let mut clients = Vec::with_capacity(last + 1 - first);
     for i in first..=last {
         let mut client = Client::connect_with(server.addr(), None, &format!("client {i}"))?;
+        let others = already + i - first;
         client
             .echo(format!("client {i} says hello\n").as_bytes())
-            .map_err(|v| v.context(format!("with {} other clients connected", i - 1)))?;
+            .map_err(|v| v.context(format!("with {others} other clients connected")))?;
         clients.push(client);
     }
     Ok(clients)
@@ -153,7 +160,7 @@ pub static PARTIAL_READS: Check = Check {
     run: |ctx| {
         const CLIENTS: usize = 100;
         let server = ctx.start()?;
-        let mut clients = greeted(&server, 1, CLIENTS)?;
+        let mut clients = greeted(&server, 1, CLIENTS, 0)?;
         let scripts: Vec<Script> = (1..=CLIENTS).map(Script::new).collect();
         let rounds = scripts.iter().map(|s| s.pieces.len()).max().unwrap_or(0);
         for round in 0..rounds {
@@ -232,13 +239,10 @@ impl Script {
                 .collect()
         };
         let head = next_lines(&mut rng, 6, false);
-        let bulk: Vec<u8> = std::iter::from_fn(|| Some(next_lines(&mut rng, 1, true)))
-            .scan(0, |total, l| {
-                *total += l.len();
-                (*total - l.len() < 12 * 1024).then_some(l)
-            })
-            .flatten()
-            .collect();
+        let mut bulk = Vec::new();
+        while bulk.len() < 12 * 1024 {
+            bulk.extend(next_lines(&mut rng, 1, true));
+        }
         let tail = next_lines(&mut rng, 6, false);
         let mut pieces = cut(&head, 6, &mut rng);
         pieces.push(bulk.clone());
@@ -395,26 +399,31 @@ pub static PARTIAL_WRITES: Check = Check {
         let mut other = Client::connect_with(server.addr(), None, "client B")?;
         other.echo(b"I read at once\n")?;
         let data = long_lines(8 << 20, 11);
-        let writer = Writer::start(&slow, data.clone(), Duration::from_secs(15))?;
+        let writer = Writer::start(&slow, data.clone(), data.len(), Duration::from_secs(15))?;
         let begun = Instant::now();
         let mut probe = 0;
         while begun.elapsed() < PAUSE {
             probe += 1;
             let line = format!("client B's line {probe}\n");
             let sent = Instant::now();
-            let answer = other
-                .send(line.as_bytes())
-                .and_then(|()| other.expect(line.as_bytes(), WITHIN));
-            if let Err(v) = answer {
+            other.send(line.as_bytes())?;
+            let (got, _) = other.read_exact_within(line.len(), WITHIN);
+            if got != line.as_bytes() {
                 writer.stop();
+                let what = if got.is_empty() {
+                    format!(
+                        "nothing came back within {}: one client that does not read must not \
+                         hold up the others",
+                        secs(WITHIN)
+                    )
+                } else {
+                    difference(line.as_bytes(), &got)
+                };
                 fail!(
                     "client A sent 8 MiB of lines (from another thread) and read none of the \
-                     echoes yet; {:.1} s later, client B sent {} and expected it back within \
-                     {}: {} (one client that does not read must not hold up the others)",
+                     echoes yet; {:.1} s later, client B sent {}; {what}",
                     sent.duration_since(begun).as_secs_f64(),
                     show(line.as_bytes()),
-                    secs(WITHIN),
-                    v.message
                 );
             }
             thread::sleep(Duration::from_millis(100));
@@ -424,7 +433,7 @@ pub static PARTIAL_WRITES: Check = Check {
         if got != data {
             fail!(
                 "client A sent 8 MiB of lines ({sent} bytes had been taken when it stopped \
-                 sending) and read none of the echoes for 2 s; then it read: {} {ending}",
+                 sending) and read none of the echoes for 2 s, then read them; {} ({ending})",
                 difference(&data, &got)
             );
         }
@@ -462,8 +471,17 @@ struct Writer {
 }
 
 impl Writer {
-    /// Starts sending `data`; each write may block at most `patience`, then sending stops.
-    fn start(client: &Client, data: Vec<u8>, patience: Duration) -> Result<Writer, Verdict> {
+    /// Starts sending `data` over and over until `total` bytes are sent; each write may block
+    /// at most `patience`, then sending stops.
+    fn start(
+        client: &Client,
+        data: Vec<u8>,
+        total: usize,
+        patience: Duration,
+    ) -> Result<Writer, Verdict> {
+        // Bytes per write: no divisor of anything in sight, so that writes (and so, often,
+        // the server's reads) end at arbitrary points of the lines, not at their ends.
+        const PIECE: usize = 40_000;
         let clone = |c: &Client| {
             c.stream()
                 .try_clone()
@@ -475,14 +493,20 @@ impl Writer {
             .name("epoll-writer".into())
             .spawn(move || {
                 let _ = stream.set_write_timeout(Some(patience));
+                // Twice over if sent more than once, so that a piece may run on from the end
+                // into the start.
+                let len = data.len();
+                let cycle = if total > len { data.repeat(2) } else { data };
                 let mut sent = 0;
-                for chunk in data.chunks(64 * 1024) {
+                while sent < total {
+                    let at = sent % len;
+                    let piece = &cycle[at..at + PIECE.min(len).min(total - sent)];
                     // An error is a timeout (the server stopped reading) or the end of the
                     // connection: either way, stop sending.
-                    if stream.write_all(chunk).is_err() {
+                    if stream.write_all(piece).is_err() {
                         break;
                     }
-                    sent += chunk.len();
+                    sent += piece.len();
                 }
                 sent
             })
@@ -518,7 +542,8 @@ pub static BACKPRESSURE: Check = Check {
         let mut hog = Client::connect_with(server.addr(), None, "client A")?;
         hog.echo(b"I will never read again\n")?;
         let baseline = rss_kib(&server);
-        let writer = Writer::start(&hog, flood(64 << 20), Duration::from_millis(500))?;
+        let lines = long_lines(64 * 1024, 5);
+        let writer = Writer::start(&hog, lines, 64 << 20, Duration::from_millis(500))?;
         let begun = Instant::now();
         let mut peak = baseline;
         // Until the writer is stuck (the server stopped reading) or done, then a little
@@ -551,12 +576,6 @@ pub static BACKPRESSURE: Check = Check {
         })
     },
 };
-
-/// `len` bytes of lines, cheaply (the content is not checked).
-fn flood(len: usize) -> Vec<u8> {
-    let line = long_lines(64 * 1024, 5);
-    line.iter().copied().cycle().take(len).collect()
-}
 
 /// The server's resident memory (all its processes), in KiB.
 fn rss_kib(server: &Server) -> u64 {
@@ -648,7 +667,7 @@ pub static CLOSED_PEERS: Check = Check {
         first.echo(b"count the descriptors\n")?;
         let baseline = fds(&server)?;
         for batch in 0..5 {
-            let clients = greeted(&server, batch * 200 + 1, batch * 200 + 200)?;
+            let clients = greeted(&server, batch * 200 + 1, batch * 200 + 200, 1)?;
             for (i, mut client) in clients.into_iter().enumerate() {
                 if i % 4 >= 2 {
                     client.send(b"half a line")?;

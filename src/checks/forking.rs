@@ -136,7 +136,7 @@ pub static PARENT_CLOSES: Check = Check {
         // Wait until every client is held by a child and not by the parent. A server that
         // serves clients one at a time never gets there (`stalled-client` grades that): here
         // only the clients held by a child count.
-        let deadline = Instant::now() + Duration::from_secs(2);
+        let deadline = Instant::now() + Duration::from_secs(3);
         let kept = loop {
             let tree = server.tree();
             let held: Vec<Option<Holders>> =

@@ -34,6 +34,7 @@ pub const LISTENER: u64 = 0;
 /// How many events one `epoll_wait` may return.
 pub const EVENTS: usize = 1024;
 
+// ANCHOR: stub
 /// Accepts and serves connections, all in this thread, until the process is stopped.
 ///
 /// Graded by: every check, since nothing is served without the loop; above all
@@ -55,6 +56,7 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
     // lingering connections whose time is up. Book: "Closing connections".
     todo!("write the event loop serving {listener:?} (book: epoll.md, \"The event loop step by step\")")
 }
+// ANCHOR_END: stub
 
 /// Out of descriptors (`EMFILE`), maybe with a connection waiting in the listen queue.
 ///

@@ -179,8 +179,11 @@ impl Server {
             });
         match outcome {
             Ok(true) => {
-                if let (false, Some(deadline)) = (was_lingering, connection.linger_deadline()) {
-                    self.lingering.push(deadline, token);
+                // It has just begun lingering: remember when to give up on it.
+                if !was_lingering {
+                    if let Some(deadline) = connection.linger_deadline() {
+                        self.lingering.push(deadline, token);
+                    }
                 }
             }
             Ok(false) => self.close(token),
@@ -193,6 +196,7 @@ impl Server {
     }
     // ANCHOR_END: ready
 
+    // ANCHOR: close
     /// Removes a connection from the epoll set and closes its socket.
     fn close(&mut self, token: u64) {
         if let Some(connection) = self.connections.remove(&token) {
@@ -201,6 +205,7 @@ impl Server {
             let _ = self.epoll.delete(connection.stream());
         }
     }
+    // ANCHOR_END: close
 
     /// Closes the lingering connections whose time is up.
     fn expire_lingering(&mut self) {
