@@ -149,7 +149,9 @@ impl Ctx {
             Err(verdict) => {
                 // Waiting 10 s again, or hitting the same cap again, would only repeat the
                 // verdict more slowly.
-                let stopped = verdict.message.contains("stopped the server before it announced");
+                let stopped = verdict
+                    .message
+                    .contains("stopped the server before it announced");
                 if stopped || begun.elapsed() >= crate::server::ANNOUNCE_TIMEOUT {
                     let _ = self.memo.no_announce.set(verdict.clone());
                 }
