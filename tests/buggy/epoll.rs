@@ -84,6 +84,13 @@ pub const CASES: &[Case] = &[
         alone: false,
     },
     Case {
+        bug: "epoll-eager-buffers",
+        arch: "epoll",
+        fails: &["idle-memory"],
+        says: "KiB per connection",
+        alone: false,
+    },
+    Case {
         bug: "epoll-thread-per-connection",
         arch: "epoll",
         // A thread per connection also costs its stack: with a 64 KiB buffer on it, far

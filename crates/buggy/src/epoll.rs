@@ -105,6 +105,16 @@ pub const BUGS: &[Bug] = &[
         },
     },
     Bug {
+        name: "epoll-eager-buffers",
+        about: "gives every connection its own 64 KiB read buffer, zeroed, when it is accepted",
+        run: || {
+            serve(Flaws {
+                eager_buffers: true,
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
         name: "epoll-thread-per-connection",
         about: "an accept loop that gives each connection a thread (with a 64 KiB buffer)",
         run: thread_per_connection,
@@ -134,6 +144,8 @@ struct Flaws {
     spin_on_emfile: bool,
     /// At most this many connections; the others are closed at once.
     table: Option<usize>,
+    /// A read buffer of its own for every connection, filled with zeros up front.
+    eager_buffers: bool,
 }
 
 impl Flaws {
@@ -147,6 +159,7 @@ impl Flaws {
         leak_on_error: false,
         spin_on_emfile: false,
         table: None,
+        eager_buffers: false,
     };
 }
 
@@ -159,6 +172,8 @@ struct Conn {
     stream: TcpStream,
     line: Vec<u8>,
     unsent: Vec<u8>,
+    /// The connection's own read buffer (`epoll-eager-buffers`), or empty.
+    buf: Vec<u8>,
     /// EOF seen: flush, then close.
     closing: bool,
     /// After ERR line too long: the deadline and the bytes discarded so far.
@@ -293,10 +308,17 @@ impl Loop {
         {
             return;
         }
+        let mut buf = Vec::new();
+        // The bug of `epoll-eager-buffers`: 64 KiB of memory for a connection that may never
+        // send a byte.
+        if self.flaws.eager_buffers {
+            buf.resize(64 * 1024, 0);
+        }
         let conn = Conn {
             stream,
             line: Vec::new(),
             unsent: Vec::new(),
+            buf,
             closing: false,
             linger: None,
             interest,
@@ -314,9 +336,16 @@ impl Loop {
         } else {
             &mut own
         };
+        let mut own_buf = std::mem::take(&mut conn.buf);
+        let buf = if own_buf.is_empty() {
+            &mut self.buf
+        } else {
+            &mut own_buf
+        };
         let flaws = &self.flaws;
-        let result = handle(conn, line, &mut self.buf, events, flaws);
+        let result = handle(conn, line, buf, events, flaws);
         conn.line = own;
+        conn.buf = own_buf;
         match result {
             Ok(()) if conn.done() => self.close(token),
             Ok(()) => {
