@@ -85,6 +85,7 @@ struct State {
     stdout_seen: usize,
     stdout_head: String,
     stdout_closed: bool,
+    stderr_closed: bool,
     stderr_tail: VecDeque<u8>,
 }
 
@@ -295,10 +296,15 @@ impl Server {
 
     /// A description of how the server ended, if it did: used to explain a failed check.
     pub fn obituary(&self) -> Option<String> {
-        // The shepherd reports an exit within a tick; give it a few.
-        self.shared.wait_for(Duration::from_millis(200), |s| {
+        // The shepherd reports an exit within a tick, and the reader thread needs a moment
+        // to collect the last of stderr (a panic message): on a loaded machine, both lag.
+        self.shared.wait_for(Duration::from_secs(1), |s| {
             s.exit.is_some() || s.limit.is_some()
         });
+        if self.shared.lock().exit.is_some() {
+            self.shared
+                .wait_for(Duration::from_millis(500), |s| s.stderr_closed);
+        }
         let state = self.shared.lock();
         let what = match (&state.limit, state.exit) {
             (Some(limit), _) => format!("the grader stopped the server: {limit}"),
@@ -389,6 +395,8 @@ fn spawn_reader(name: &str, shared: Arc<Shared>, f: impl FnOnce(Arc<Shared>) + S
                 done.update(|s| s.shepherd_gone = true);
             } else if name == "stdout" {
                 done.update(|s| s.stdout_closed = true);
+            } else {
+                done.update(|s| s.stderr_closed = true);
             }
         })
         .expect("the grader can start a reader thread");
