@@ -98,6 +98,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to stdout, ending quietly if the reader has gone (`workbook rubric epoll | head`).
+fn out(text: &str) {
+    use std::io::Write;
+    if std::io::stdout().lock().write_all(text.as_bytes()).is_err() {
+        std::process::exit(0);
+    }
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 fn find(name: &str) -> Arch {
     arch::find(name).expect("validated by parse_arch")
 }
@@ -142,10 +156,10 @@ fn grade(
                 Color::Always => true,
                 Color::Never => false,
             };
-            print!("{}", report.render(color));
+            out(&report.render(color));
         }
-        Format::Json => println!("{:#}", report.to_json()),
-        Format::Gradescope => println!("{:#}", report.to_gradescope()),
+        Format::Json => out(&format!("{:#}\n", report.to_json())),
+        Format::Gradescope => out(&format!("{:#}\n", report.to_gradescope())),
     }
     if !solution && command.is_empty() {
         record_score(&root, &report);
@@ -190,14 +204,14 @@ fn record_score(root: &Path, report: &Report) {
 
 fn list() -> ExitCode {
     let scores = load_scores(&cargo::workspace_root());
-    println!("{:<12} {:<44} {:>6}  your last score", "arch", "", "checks");
+    outln!("{:<12} {:<44} {:>6}  your last score", "arch", "", "checks");
     for arch in arch::all() {
         let score = &scores[arch.name];
         let last = match (score["score"].as_u64(), score["max_score"].as_u64()) {
             (Some(s), Some(m)) => format!("{s}/{m}"),
             _ => format!("not graded yet (workbook grade {})", arch.name),
         };
-        println!(
+        outln!(
             "{:<12} {:<44} {:>6}  {last}",
             arch.name,
             arch.title,
@@ -209,14 +223,14 @@ fn list() -> ExitCode {
 
 fn rubric(arch: &Arch, format: Format) -> ExitCode {
     if format == Format::Human {
-        println!(
+        outln!(
             "{} ({} points): {}",
             arch.title,
             arch.max_score(),
             arch.chapter()
         );
         for c in &arch.checks {
-            println!(
+            outln!(
                 "\n{:<16} {:<12} {:>2} points\n  {}\n  hint: {}\n  read: book/src/{}",
                 c.id,
                 c.category.name(),
@@ -238,7 +252,7 @@ fn rubric(arch: &Arch, format: Format) -> ExitCode {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{:#}",
             json!({ "arch": arch.name, "max_score": arch.max_score(), "checks": checks })
         );
