@@ -457,9 +457,10 @@ pub static FORK_FAILURE: Check = Check {
         );
         drop(still);
         // Once everyone has left, forking works again. A new client may still be turned
-        // away while the last children end: it tries again for up to 3 s.
+        // away while the last children end: it tries again for a while.
+        const RETRY: Duration = Duration::from_secs(5);
         let mut refused = Verdict::new("no new client could connect");
-        let again = poll(Duration::from_secs(3), || {
+        let again = poll(RETRY, || {
             let tried = Client::connect_with(server.addr(), None, "a new client")
                 .and_then(|mut client| client.echo(b"room for me now?\n"));
             if let Err(v) = tried {
@@ -476,8 +477,9 @@ pub static FORK_FAILURE: Check = Check {
         let left = server.tree().into_iter().filter(|p| p.pid != server.pid());
         let (zombies, running): (Vec<Proc>, Vec<Proc>) = left.partition(Proc::is_zombie);
         Err(refused.context(format!(
-            "{situation}; then they all left, yet for 3 s no new client was served, and the \
+            "{situation}; then they all left, yet for {} no new client was served, and the \
              server still had {} zombies and {} other processes, all counted against the limit",
+            secs(RETRY),
             zombies.len(),
             running.len()
         )))
