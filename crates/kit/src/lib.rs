@@ -7,6 +7,9 @@
 //!
 //! The contract itself is the book's chapter "The contract" (`book/src/contract.md`).
 
+#[cfg(feature = "event-loop")]
+pub mod event_loop;
+
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
 

@@ -16,9 +16,8 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use nix::sys::epoll::{Epoll, EpollEvent, EpollFlags};
+use workbook_kit::event_loop::{interrupted, would_block};
 use workbook_kit::{MAX_LINE, TOO_LONG};
-
-use crate::{interrupted, would_block};
 
 /// The size of the loop's scratch buffer, which every read lands in. No larger than
 /// [`MAX_LINE`], so a line that begins and ends within one read is never too long.

@@ -8,8 +8,9 @@
 //! - [`Connection`] (`connection.rs`) is one client's state: the unfinished line it has sent,
 //!   the echoes it has not taken yet, and what to wait for next. All of a client's bytes
 //!   live there; the loop keeps none.
-//! - [`deadlines`] tells the loop when to give up on a connection lingering after
-//!   `ERR line too long`.
+//! - From `workbook_kit::event_loop`: [`Deadlines`], which tells the loop when to give up on
+//!   a connection lingering after `ERR line too long`; [`refuse_one`], the way out when the
+//!   process runs out of descriptors; and predicates on I/O errors.
 //!
 //! # Choices
 //! - **Nothing blocks.** Every socket is non-blocking, and a read or write that cannot proceed
@@ -29,7 +30,6 @@
 #![forbid(unsafe_code)]
 
 pub mod connection;
-pub mod deadlines;
 
 pub use connection::Connection;
 
@@ -42,7 +42,9 @@ use std::time::Instant;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 
-use deadlines::Deadlines;
+use workbook_kit::event_loop::{
+    interrupted, out_of_descriptors, refuse_one, would_block, Deadlines,
+};
 
 // ANCHOR: tokens
 /// The token of the listening socket; connections are numbered from 1.
@@ -219,51 +221,3 @@ impl Server {
         }
     }
 }
-
-// ANCHOR: refuse
-/// Out of descriptors (`EMFILE`), maybe with a connection waiting in the listen queue.
-///
-/// Leaving it there keeps the listener readable, and a level-triggered loop would spin at full
-/// CPU, failing to accept it again and again. So: give back the spare descriptor, accept the
-/// connection with it, close it at once (its client sees the connection end, instead of
-/// hanging), and take the spare again.
-///
-/// Returns whether a connection was refused: not always, because accept takes a descriptor
-/// before it looks at the queue, so it fails with `EMFILE` even when the queue is empty.
-pub fn refuse_one(listener: &TcpListener, reserve: &mut Option<File>) -> bool {
-    if reserve.take().is_none() {
-        return false;
-    }
-    let refused = match listener.accept() {
-        Ok((stream, _)) => {
-            drop(stream);
-            true
-        }
-        Err(_) => false,
-    };
-    // This cannot fail for lack of descriptors: we hold no more than before the spare was
-    // given back, and nothing else in this single thread takes one meanwhile.
-    *reserve = File::open("/dev/null").ok();
-    refused
-}
-// ANCHOR_END: refuse
-
-// ANCHOR: predicates
-/// The socket has nothing to give (or no room to take) right now: wait for epoll.
-pub fn would_block(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::WouldBlock
-}
-
-/// A signal arrived during the call: simply make it again.
-pub fn interrupted(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::Interrupted
-}
-
-/// The process (`EMFILE`) or the system (`ENFILE`) has no descriptor left.
-pub fn out_of_descriptors(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error().map(Errno::from_raw),
-        Some(Errno::EMFILE | Errno::ENFILE)
-    )
-}
-// ANCHOR_END: predicates

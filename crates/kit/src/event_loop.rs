@@ -1,0 +1,128 @@
+//! What an event loop needs beyond epoll itself: error predicates for non-blocking calls, a
+//! way out of `EMFILE`, and a queue of deadlines. Given to the epoll exercise as they are, so
+//! that it is about the loop and the buffers (book: `epoll.md`).
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io;
+use std::net::TcpListener;
+use std::time::Instant;
+
+use nix::errno::Errno;
+use nix::sys::epoll::EpollTimeout;
+
+// ANCHOR: predicates
+/// The socket has nothing to give (or no room to take) right now: wait for epoll.
+pub fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// A signal arrived during the call: simply make it again.
+pub fn interrupted(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Interrupted
+}
+
+/// The process (`EMFILE`) or the system (`ENFILE`) has no descriptor left.
+pub fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error().map(Errno::from_raw),
+        Some(Errno::EMFILE | Errno::ENFILE)
+    )
+}
+// ANCHOR_END: predicates
+
+// ANCHOR: refuse
+/// Out of descriptors (`EMFILE`), maybe with a connection waiting in the listen queue.
+///
+/// Leaving it there keeps the listener readable, and a level-triggered loop would spin at full
+/// CPU, failing to accept it again and again. So: give back the spare descriptor, accept the
+/// connection with it, close it at once (its client sees the connection end, instead of
+/// hanging), and take the spare again.
+///
+/// Returns whether a connection was refused: not always, because accept takes a descriptor
+/// before it looks at the queue, so it fails with `EMFILE` even when the queue is empty.
+pub fn refuse_one(listener: &TcpListener, reserve: &mut Option<File>) -> bool {
+    if reserve.take().is_none() {
+        return false;
+    }
+    let refused = match listener.accept() {
+        Ok((stream, _)) => {
+            drop(stream);
+            true
+        }
+        Err(_) => false,
+    };
+    // This cannot fail for lack of descriptors: we hold no more than before the spare was
+    // given back, and nothing else in this single thread takes one meanwhile.
+    *reserve = File::open("/dev/null").ok();
+    refused
+}
+// ANCHOR_END: refuse
+
+/// When to give up on lingering connections: tokens to act on at given times, earliest first.
+///
+/// Every linger lasts equally long, so deadlines arrive in the order they expire and a
+/// `VecDeque` is all the timer wheel the loop needs. The loop sleeps in `epoll_wait` no
+/// longer than until the earliest one.
+#[derive(Debug, Default)]
+pub struct Deadlines {
+    queue: VecDeque<(Instant, u64)>,
+}
+
+impl Deadlines {
+    /// Remembers to act on `token` at `deadline`, which is no earlier than any before it.
+    pub fn push(&mut self, deadline: Instant, token: u64) {
+        self.queue.push_back((deadline, token));
+    }
+
+    /// How long `epoll_wait` may sleep: until the earliest deadline, or for ever if none.
+    pub fn timeout(&self) -> EpollTimeout {
+        match self.queue.front() {
+            None => EpollTimeout::NONE,
+            Some(&(deadline, _)) => {
+                // Rounded up: waking early would spin through the loop until the deadline.
+                let ms = deadline
+                    .saturating_duration_since(Instant::now())
+                    .as_millis()
+                    + 1;
+                EpollTimeout::try_from(ms).unwrap_or(EpollTimeout::MAX)
+            }
+        }
+    }
+
+    /// Takes the next token whose deadline is past `now`, if any.
+    pub fn pop_expired(&mut self, now: Instant) -> Option<u64> {
+        let &(deadline, token) = self.queue.front()?;
+        if deadline > now {
+            return None;
+        }
+        self.queue.pop_front();
+        Some(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn deadlines_come_out_in_order_once_due() {
+        let start = Instant::now();
+        let mut deadlines = Deadlines::default();
+        assert_eq!(deadlines.timeout(), EpollTimeout::NONE);
+        deadlines.push(start + Duration::from_secs(1), 7);
+        deadlines.push(start + Duration::from_secs(2), 8);
+        assert_ne!(deadlines.timeout(), EpollTimeout::NONE);
+        assert_eq!(deadlines.pop_expired(start), None);
+        assert_eq!(
+            deadlines.pop_expired(start + Duration::from_secs(3)),
+            Some(7)
+        );
+        assert_eq!(
+            deadlines.pop_expired(start + Duration::from_secs(3)),
+            Some(8)
+        );
+        assert_eq!(deadlines.pop_expired(start + Duration::from_secs(3)), None);
+    }
+}
