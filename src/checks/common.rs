@@ -553,6 +553,54 @@ pub fn patterned(len: usize) -> Vec<u8> {
     line
 }
 
+/// Clients 2 to 4 connect, one after another, and each must be served while client 1 is in
+/// the `situation` described; they stay connected (returned) so that serving one cannot
+/// depend on another leaving.
+pub fn others_served(server: &Server, situation: &str) -> Result<Vec<Client>, Verdict> {
+    (2..=4)
+        .map(|i| {
+            let mut client = Client::connect_with(server.addr(), None, &format!("client {i}"))?;
+            client
+                .echo(format!("client {i} is not waiting for client 1\n").as_bytes())
+                .map_err(|v| v.context(situation))?;
+            Ok(client)
+        })
+        .collect()
+}
+
+/// Sends `line` on every client, then keeps those that get it back within [`REPLY`] (for
+/// them all). A client the server closed at once may see its send fail: that is no failure.
+pub fn round(mut clients: Vec<Client>, line: &[u8]) -> Vec<Client> {
+    for client in &mut clients {
+        let _ = client.send(line);
+    }
+    let deadline = Instant::now() + REPLY;
+    clients
+        .into_iter()
+        .filter_map(|mut client| {
+            // The last ones still get a moment: their replies may well be there already.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (got, _) =
+                client.read_exact_within(line.len(), left.max(Duration::from_millis(50)));
+            (got == line).then_some(client)
+        })
+        .collect()
+}
+
+/// Calls `f` every 10 ms until it returns `Some`, for at most `within`.
+pub fn poll<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = f() {
+            return Some(found);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

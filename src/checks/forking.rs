@@ -14,7 +14,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::check::{Category, Check, Outcome, Verdict};
-use crate::checks::common;
+use crate::checks::common::{self, poll, round};
 use crate::client::{secs, show, Client, Ending, REPLY};
 use crate::procfs::{self, Proc};
 use crate::server::Server;
@@ -104,14 +104,8 @@ pub static STALLED_CLIENT: Check = Check {
         stalled.echo(b"client 1 starts well\n")?;
         stalled.send(b"client 1 stops in the middle of a li")?;
         // Clients 2 to 4 stay connected too: serving one must not depend on another leaving.
-        let mut others = Vec::new();
-        for i in 2..=4 {
-            let mut client = Client::connect_with(server.addr(), None, &format!("client {i}"))?;
-            client
-                .echo(format!("client {i} is not waiting for client 1\n").as_bytes())
-                .map_err(|v| v.context("client 1 has sent half a line and nothing since"))?;
-            others.push(client);
-        }
+        let _others =
+            common::others_served(&server, "client 1 has sent half a line and nothing since")?;
         stalled.send(b"ne\n")?;
         stalled
             .expect(b"client 1 stops in the middle of a line\n", REPLY)
@@ -525,20 +519,6 @@ fn still_running(server: &Server, procs: &[Proc], within: Duration) -> Vec<Proc>
     poll(within, || Some(running()).filter(Vec::is_empty)).unwrap_or_else(running)
 }
 
-/// Calls `f` every 10 ms until it returns `Some`, for at most `within`.
-fn poll<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(found) = f() {
-            return Some(found);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// "clients 1, 2 and 5".
 fn names(numbers: &[usize]) -> String {
     let list: Vec<String> = numbers.iter().map(usize::to_string).collect();
@@ -628,24 +608,6 @@ impl Drop for Paused<'_> {
     fn drop(&mut self) {
         self.0.signal(Signal::SIGCONT);
     }
-}
-
-/// Sends `line` on every client, then keeps those that get it back within [`REPLY`] (for
-/// them all). A client the server closed at once may see its send fail: that is no failure.
-fn round(clients: Vec<Client>, line: &[u8]) -> Vec<Client> {
-    let mut clients = clients;
-    for client in &mut clients {
-        let _ = client.send(line);
-    }
-    let deadline = Instant::now() + REPLY;
-    clients
-        .into_iter()
-        .filter_map(|mut client| {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let within = left.max(Duration::from_millis(50));
-            client.expect(line, within).is_ok().then_some(client)
-        })
-        .collect()
 }
 
 /// Adds what became of the server's main process to a client's failure after `event`: it

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::check::{Category, Check, Outcome, Verdict};
-use crate::checks::common;
+use crate::checks::common::{self, round};
 use crate::client::{mismatch, secs, show, Client, REPLY};
 use crate::procfs;
 use crate::server::Server;
@@ -94,14 +94,10 @@ pub static STALLED_CLIENT: Check = Check {
     run: |ctx| {
         let server = ctx.start()?;
         let mut stalled = Client::connect_with(server.addr(), None, "client 1")?;
-        let mut others = Vec::new();
-        for i in 2..=4 {
-            let mut client = Client::connect_with(server.addr(), None, &format!("client {i}"))?;
-            client
-                .echo(format!("client {i} is not waiting for client 1\n").as_bytes())
-                .map_err(|v| v.context("client 1 connected first and has sent nothing since"))?;
-            others.push(client);
-        }
+        let _others = common::others_served(
+            &server,
+            "client 1 connected first and has sent nothing since",
+        )?;
         stalled
             .echo(b"client 1 speaks at last\n")
             .map_err(|v| v.context("after clients 2 to 4 were served"))
@@ -331,23 +327,6 @@ fn served_past_the_cap(server: &Server) -> Outcome {
         Some(exit) => fail!("the server ended ({exit}) while serving {OVER_CAP} clients"),
         None => Ok(()),
     }
-}
-
-/// Sends `line` on every client, then keeps those that get it back within [`REPLY`] (for
-/// them all). A client the server closed at once may see its send fail: that is no failure.
-fn round(mut clients: Vec<Client>, line: &[u8]) -> Vec<Client> {
-    for client in &mut clients {
-        let _ = client.send(line);
-    }
-    let deadline = Instant::now() + REPLY;
-    clients
-        .into_iter()
-        .filter_map(|mut client| {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let (got, _) = client.read_exact_within(line.len(), left);
-            (got == line).then_some(client)
-        })
-        .collect()
 }
 
 /// Connects `n` clients, one after another, each of which echoes one line and stays
