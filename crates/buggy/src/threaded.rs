@@ -136,32 +136,10 @@ fn first_line(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
     Ok(None)
 }
 
+/// The bug is the architecture: the forking solution, a process per connection, where a
+/// thread was asked for.
 fn forks() -> io::Result<()> {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    use nix::unistd::{fork, ForkResult};
-    // SAFETY: installs SIG_IGN, which runs no code of ours; the kernel then reaps children.
-    unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }?;
-    let listener = workbook_kit::listen()?;
-    loop {
-        let stream = match listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                continue;
-            }
-        };
-        // The bug is the architecture: a process per connection where a thread was asked for.
-        // Safe: this process never starts a thread, so the child may run ordinary code.
-        match unsafe { fork() } {
-            Ok(ForkResult::Child) => {
-                drop(listener);
-                let _ = handle_connection(stream);
-                std::process::exit(0);
-            }
-            Ok(ForkResult::Parent { .. }) => drop(stream),
-            Err(e) => eprintln!("fork failed, closing the connection: {e}"),
-        }
-    }
+    solution_forking::serve(workbook_kit::listen()?)
 }
 
 /// One connection of [`one_thread_polls`].
