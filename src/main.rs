@@ -61,9 +61,14 @@ enum Cmd {
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
+    /// The rubric for people: points, verdicts, hints
     Human,
+    /// The workbook's JSON (schema: book/src/grader.md)
     Json,
+    /// Gradescope's results.json
     Gradescope,
+    /// GitHub Classroom's runner result (base64-encode it as a step's `result`)
+    Classroom,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -160,6 +165,7 @@ fn grade(
         }
         Format::Json => out(&format!("{:#}\n", report.to_json())),
         Format::Gradescope => out(&format!("{:#}\n", report.to_gradescope())),
+        Format::Classroom => out(&format!("{}\n", report.to_classroom())),
     }
     if !solution && command.is_empty() {
         record_score(&root, &report);

@@ -1,6 +1,6 @@
 //! The rubric, as people and classroom tools read it: a human table (colour only on a
-//! terminal), the workbook's JSON (schema in `book/src/grader.md`), and Gradescope's
-//! `results.json`.
+//! terminal), the workbook's JSON (schema in `book/src/grader.md`), Gradescope's
+//! `results.json`, and the result GitHub Classroom's autograding reporter reads.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -92,6 +92,27 @@ impl Report {
                 "tags": [o.check.category.name()],
                 "output": if o.passed { String::new() } else { failure_text(o) },
                 "visibility": "visible",
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The result of a GitHub Classroom autograding runner (version 1), one test per check
+    /// with its points, as `classroom-resources/autograding-grading-reporter` reads it once
+    /// base64-encoded.
+    pub fn to_classroom(&self) -> Value {
+        json!({
+            "version": 1,
+            "status": if self.full_marks() { "pass" } else { "fail" },
+            "max_score": self.max_score(),
+            "tests": self.outcomes.iter().map(|o| json!({
+                "name": format!("{}: {}", o.check.id, o.check.summary),
+                "status": if o.passed { "pass" } else { "fail" },
+                "score": o.points(),
+                "message": if o.passed { String::new() } else { failure_text(o) },
+                "test_code": format!("workbook grade {} (check {})", self.arch, o.check.id),
+                "filename": "",
+                "line_no": 0,
+                "duration": o.duration.as_millis() as u64,
             })).collect::<Vec<_>>(),
         })
     }

@@ -152,3 +152,34 @@ fn regex_escape(text: &str) -> String {
         })
         .collect()
 }
+
+#[test]
+fn classroom_result_gives_points_per_check() {
+    let buggy = workbook::cargo::build(&root(), "buggy-servers").unwrap();
+    let out = cargo_bin_cmd!("workbook")
+        .args(["grade", "iterative", "--format", "classroom", "--"])
+        .arg(&buggy)
+        .arg("unflushed-at-eof")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "not full marks: exit status 1");
+    let result: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(result["version"], 1);
+    assert_eq!(result["status"], "fail");
+    let max = workbook::arch::find("iterative").unwrap().max_score();
+    assert_eq!(result["max_score"], max);
+    let tests = result["tests"].as_array().unwrap();
+    let failed: Vec<&Value> = tests.iter().filter(|t| t["status"] == "fail").collect();
+    assert_eq!(failed.len(), 1, "only half-close fails: {result:#}");
+    assert!(failed[0]["name"]
+        .as_str()
+        .unwrap()
+        .starts_with("half-close: "));
+    assert_eq!(failed[0]["score"], 0);
+    assert!(failed[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("read: book/src/contract.md#the-end-of-a-connection"));
+    let score: u64 = tests.iter().map(|t| t["score"].as_u64().unwrap()).sum();
+    assert_eq!(score, u64::from(max) - 10, "half-close is worth 10");
+}

@@ -1,0 +1,82 @@
+//! The book's rubric tables are written by hand, for reading; these tests keep them true to
+//! the checks the grader really runs (ids, categories, points, order).
+
+use std::path::Path;
+
+use workbook::arch;
+use workbook::checks::common;
+
+/// The rows of `chapter`'s tables whose first cell is a check id in backticks: the cells,
+/// trimmed, with the backticks gone from the first.
+fn rubric_rows(chapter: &str) -> Vec<Vec<String>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(chapter);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{chapter}: {e}"));
+    text.lines()
+        .filter_map(|line| {
+            let cells: Vec<String> = line
+                .strip_prefix('|')?
+                .split(" | ")
+                .map(|c| c.trim().trim_end_matches('|').trim().to_string())
+                .collect();
+            let id = cells.first()?.strip_prefix('`')?.strip_suffix('`')?;
+            // A check id: lowercase words joined by dashes, with a number of points after it.
+            let looks_like_check = id.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                && cells
+                    .iter()
+                    .skip(1)
+                    .take(2)
+                    .any(|c| c.parse::<u32>().is_ok());
+            looks_like_check.then(|| {
+                let mut row = cells.clone();
+                row[0] = id.to_string();
+                row
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn each_chapter_tables_its_architectures_rubric() {
+    for arch in arch::all() {
+        let rows = rubric_rows(&arch.chapter());
+        let book: Vec<(String, String, String)> = rows
+            .iter()
+            .filter(|r| r.len() >= 4)
+            .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+            .collect();
+        let graded: Vec<(String, String, String)> = arch
+            .checks
+            .iter()
+            .map(|c| {
+                (
+                    c.id.to_string(),
+                    c.category.name().to_string(),
+                    c.points.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            book,
+            graded,
+            "{}'s rubric table (id | category | points | ...) differs from `workbook rubric {}`",
+            arch.chapter(),
+            arch.name
+        );
+    }
+}
+
+#[test]
+fn the_contract_tables_the_shared_checks() {
+    let book: Vec<(String, String)> = rubric_rows("book/src/contract.md")
+        .iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    let graded: Vec<(String, String)> = common::rubric()
+        .iter()
+        .map(|c| (c.id.to_string(), c.points.to_string()))
+        .collect();
+    assert_eq!(
+        book, graded,
+        "contract.md's table (id | points | ...) differs from the shared checks"
+    );
+}
