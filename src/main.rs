@@ -129,11 +129,8 @@ fn grade(
     command: Vec<OsString>,
 ) -> ExitCode {
     let root = cargo::workspace_root();
-    let program = match command.split_first() {
-        Some((path, args)) => Program {
-            path: resolve(Path::new(path)),
-            args: args.to_vec(),
-        },
+    let program = match Program::from_command(&command) {
+        Some(program) => program,
         None => {
             let package = if solution {
                 arch.solution_package()
@@ -174,16 +171,6 @@ fn grade(
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    }
-}
-
-/// A program named with a path is made absolute (the server runs in a directory of its own);
-/// a bare name is looked up in PATH as usual.
-fn resolve(path: &Path) -> PathBuf {
-    if path.components().count() > 1 {
-        std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-    } else {
-        path.to_path_buf()
     }
 }
 

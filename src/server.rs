@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -42,6 +42,24 @@ impl Program {
             path: path.into(),
             args: Vec::new(),
         }
+    }
+
+    /// The program a person named on a command line, `PATH [ARGS...]`, or `None` if empty.
+    ///
+    /// A program named with a path is made absolute (the server runs in a directory of its
+    /// own); a bare name is looked up in `PATH` as usual.
+    pub fn from_command(command: &[OsString]) -> Option<Program> {
+        let (path, args) = command.split_first()?;
+        let path = Path::new(path);
+        let path = if path.components().count() > 1 {
+            std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+        } else {
+            path.to_path_buf()
+        };
+        Some(Program {
+            path,
+            args: args.to_vec(),
+        })
     }
 
     /// The command line as a person would type it.
