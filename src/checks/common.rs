@@ -553,6 +553,19 @@ pub fn patterned(len: usize) -> Vec<u8> {
     line
 }
 
+/// Fails unless the server's tree is one process with one thread (zombies aside): `when`
+/// says what was going on, `promise` what the architecture promises.
+pub fn one_task(server: &Server, when: &str, promise: &str) -> Outcome {
+    let tree = server.tree();
+    let processes = tree.iter().filter(|p| !p.is_zombie()).count();
+    let threads: usize = tree.iter().map(|p| p.threads).sum();
+    ensure!(
+        processes == 1 && threads == 1,
+        "{when}, the server had {processes} processes and {threads} threads; {promise}"
+    );
+    Ok(())
+}
+
 /// Clients 2 to 4 connect, one after another, and each must be served while client 1 is in
 /// the `situation` described; they stay connected (returned) so that serving one cannot
 /// depend on another leaving.

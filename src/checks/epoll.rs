@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::check::{Category, Check, Outcome, Verdict};
+use crate::check::{Category, Check, Verdict};
 use crate::checks::common;
 use crate::client::{secs, show, Client, Ending, REPLY};
 use crate::server::Server;
@@ -53,7 +53,7 @@ pub static SINGLE_THREAD: Check = Check {
         let server = ctx.start()?;
         let mut first = Client::connect_with(server.addr(), None, "client 1")?;
         first.echo(b"count your threads\n")?;
-        one_task(&server, "with 1 client connected")?;
+        common::one_task(&server, "with 1 client connected", EPOLL)?;
         let mut clients = Vec::with_capacity(1000);
         for i in 2..=1000 {
             clients.push(Client::connect_with(
@@ -62,31 +62,22 @@ pub static SINGLE_THREAD: Check = Check {
                 &format!("client {i}"),
             )?);
             if i % 100 == 0 {
-                one_task(&server, &format!("with {i} clients connected"))?;
+                common::one_task(&server, &format!("with {i} clients connected"), EPOLL)?;
             }
         }
         first
             .echo(b"still one thread?\n")
             .map_err(|v| v.context("with 1,000 clients connected"))?;
-        one_task(
+        common::one_task(
             &server,
             "with 1,000 clients connected, after client 1's second line",
+            EPOLL,
         )
     },
 };
 
-/// Fails unless the server's tree is one process with one thread.
-fn one_task(server: &Server, when: &str) -> Outcome {
-    let tree = server.tree();
-    let processes = tree.iter().filter(|p| !p.is_zombie()).count();
-    let threads: usize = tree.iter().map(|p| p.threads).sum();
-    ensure!(
-        processes == 1 && threads == 1,
-        "{when}, the server had {processes} processes and {threads} threads; an epoll server \
-         has exactly one of each, however many clients it serves"
-    );
-    Ok(())
-}
+/// What `single-thread` expects, for [`common::one_task`].
+const EPOLL: &str = "an epoll server has exactly one of each, however many clients it serves";
 
 pub static THOUSAND_CLIENTS: Check = Check {
     id: "thousand-clients",

@@ -5,8 +5,6 @@ use std::time::Duration;
 use crate::check::{Category, Check};
 use crate::checks::common;
 use crate::client::Client;
-use crate::fail;
-use crate::server::Server;
 
 /// The iterative rubric: the shared checks, then this architecture's.
 pub fn rubric() -> Vec<&'static Check> {
@@ -29,25 +27,15 @@ pub static SINGLE_PROCESS: Check = Check {
         for i in 1..=5 {
             let mut client = Client::connect_with(server.addr(), None, &format!("client {i}"))?;
             client.echo(b"count your threads\n")?;
-            single_task(&server, &format!("while client {i} was connected"))?;
+            common::one_task(
+                &server,
+                &format!("while client {i} was connected"),
+                "an iterative server has exactly one of each",
+            )?;
         }
         Ok(())
     },
 };
-
-/// Fails unless the server's tree is one process with one thread.
-fn single_task(server: &Server, when: &str) -> crate::check::Outcome {
-    let tree = server.tree();
-    let processes = tree.iter().filter(|p| !p.is_zombie()).count();
-    let threads: usize = tree.iter().map(|p| p.threads).sum();
-    if processes != 1 || threads != 1 {
-        fail!(
-            "{when}, the server had {processes} processes and {threads} threads; an iterative \
-             server has exactly one of each"
-        );
-    }
-    Ok(())
-}
 
 pub static QUEUED_CLIENT: Check = Check {
     id: "queued-client",
