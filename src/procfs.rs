@@ -50,15 +50,28 @@ pub fn read(pid: i32) -> Option<Proc> {
 
 /// `(ppid, state, starttime)` from `/proc/PID/stat`.
 fn stat(pid: i32) -> Option<(i32, char, u64)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may itself contain spaces or ')'.
-    let rest = &text[text.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let fields = stat_fields(pid)?;
     let state = fields.first()?.chars().next()?;
     let ppid = fields.get(1)?.parse().ok()?;
-    // starttime is field 22 of stat; `rest` starts at field 3.
-    let start = fields.get(19)?.parse().ok()?;
+    // starttime is field 22 of stat.
+    let start = fields.get(22 - 3)?.parse().ok()?;
     Some((ppid, state, start))
+}
+
+/// The fields of `/proc/PID/stat` from the third (the state) on: index `n - 3` holds field
+/// `n` as proc(5) numbers them.
+fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may itself contain spaces or ')'.
+    let rest = text.get(text.rfind(')')? + 2..)?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// The sum of two numeric fields of `/proc/PID/stat`, numbered as in proc(5).
+fn stat_sum(pid: i32, a: usize, b: usize) -> Option<u64> {
+    let fields = stat_fields(pid)?;
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    Some(field(a)? + field(b)?)
 }
 
 /// Every process below `root` (not `root` itself), parents before children.
@@ -136,11 +149,22 @@ pub fn open_fds(pid: i32) -> Option<usize> {
 
 /// CPU time (user + system) `pid` has used, in clock ticks.
 pub fn cpu_ticks(pid: i32) -> Option<u64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of stat.
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    stat_sum(pid, 14, 15) // utime, stime
+}
+
+/// CPU time `pid` has used, in nanoseconds: the sum over its threads of the time each
+/// has run (`/proc/PID/task/TID/schedstat`). Unlike [`cpu_ticks`], it does not round each
+/// process down to a whole tick, which would lose the time of many short-lived or mostly
+/// idle processes (a forking server's children).
+pub fn cpu_ns(pid: i32) -> Option<u64> {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    Some(
+        tasks
+            .flatten()
+            .filter_map(|task| fs::read_to_string(task.path().join("schedstat")).ok())
+            .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+            .sum(),
+    )
 }
 
 /// Clock ticks per second, for [`cpu_ticks`] and [`Proc::start`].

@@ -94,13 +94,15 @@ fn main() -> ExitCode {
         targets.push((label, program));
     }
 
-    let pin = !cli.no_pin && cpus() >= 2;
+    // Counted before pinning, which would leave this thread one CPU to see.
+    let cpus = cpus();
+    let pin = !cli.no_pin && cpus >= 2;
     if pin {
         // The client runs in this thread; the server, once started, on CPU 0.
         let _ = sched_setaffinity(Pid::from_raw(0), &cpu_set(1));
     }
     raise_nofile();
-    print_header(&cli, pin);
+    print_header(&cli, cpus, pin);
     let mut failed = false;
     for (label, program) in &targets {
         match measure(program, &cli, pin) {
@@ -154,7 +156,9 @@ fn thousands(n: u64) -> String {
 }
 
 fn measure(program: &Program, cli: &Cli, pin: bool) -> Result<Row, String> {
-    let most = cli.idle.max(cli.conns);
+    // Room for both phases at once: the idle connections' processes or threads may still
+    // be ending while the busy ones start.
+    let most = cli.idle + cli.conns;
     let limits = Limits {
         nofile: most as u64 + 64,
         max_procs: most + 50,
@@ -166,9 +170,10 @@ fn measure(program: &Program, cli: &Cli, pin: bool) -> Result<Row, String> {
         sched_setaffinity(Pid::from_raw(server.pid()), &cpu_set(0))
             .map_err(|e| format!("cannot pin the server to CPU 0: {e}"))?;
     }
-    let died = |what: &str, e: String| match server.exit() {
-        Some(exit) => format!("{what}: the server ended ({exit})"),
-        None => format!("{what}: {e}"),
+    let died = |what: &str, e: String| match (server.limit(), server.exit()) {
+        (Some(limit), _) => format!("{what}: the lab's shepherd stopped the server: {limit}"),
+        (None, Some(exit)) => format!("{what}: the server ended ({exit})"),
+        (None, None) => format!("{what}: {e}"),
     };
 
     let before = settled_pss(&server);
@@ -178,20 +183,19 @@ fn measure(program: &Program, cli: &Cli, pin: bool) -> Result<Row, String> {
     drop(idle);
     let idle_bytes = after.saturating_sub(before) as f64 * 1024.0 / cli.idle.max(1) as f64;
 
-    let mut ticks = Vec::new();
+    let mut samples = Vec::new();
     let rate = load::closed_loop(
         server.addr(),
         cli.conns,
         Duration::from_secs(1),
         Duration::from_secs(cli.secs),
-        || ticks.push((Instant::now(), tree_ticks(&server))),
+        || samples.push((Instant::now(), tree_cpu_ns(&server))),
     )
     .map_err(|e| died("echo load", e.to_string()))?;
-    let (window, used) = match ticks[..] {
-        [(t0, c0), (t1, c1)] => (t1 - t0, c1.saturating_sub(c0)),
+    let (window, cpu) = match samples[..] {
+        [(t0, c0), (t1, c1)] => (t1 - t0, Duration::from_nanos(c1.saturating_sub(c0))),
         _ => return Err("the load did not report its window".into()),
     };
-    let cpu = Duration::from_secs_f64(used as f64 / procfs::ticks_per_second() as f64);
     Ok(Row {
         idle_bytes,
         rate,
@@ -231,12 +235,13 @@ fn pss_kib(pid: i32) -> Option<u64> {
         .ok()
 }
 
-/// CPU time used by the server's processes (all their threads), in clock ticks.
-fn tree_ticks(server: &Server) -> u64 {
+/// CPU time used by the server's processes (all their threads), in nanoseconds. Only the
+/// living count: in a closed loop no connection ends, so neither does any process serving one.
+fn tree_cpu_ns(server: &Server) -> u64 {
     server
         .tree()
         .iter()
-        .filter_map(|p| procfs::cpu_ticks(p.pid))
+        .filter_map(|p| procfs::cpu_ns(p.pid))
         .sum()
 }
 
@@ -258,12 +263,12 @@ fn raise_nofile() {
     }
 }
 
-fn print_header(cli: &Cli, pin: bool) {
+fn print_header(cli: &Cli, cpus: usize, pin: bool) {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     println!(
         "Linux {}, {} CPUs; {}.",
         kernel.trim(),
-        cpus(),
+        cpus,
         if pin {
             "server pinned to CPU 0, client to CPU 1"
         } else {
