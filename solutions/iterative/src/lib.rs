@@ -95,7 +95,10 @@ pub fn handle_connection(stream: TcpStream) -> io::Result<()> {
 fn lingering_close(stream: &TcpStream) -> io::Result<()> {
     stream.shutdown(Shutdown::Write)?;
     let deadline = Instant::now() + LINGER_TIME;
-    let mut sink = [0u8; 16 * 1024];
+    // On the heap, not the stack: an optimised build inlines this function into
+    // `handle_connection`, and a 16 KiB array would then be part of that frame, its pages
+    // touched (by the stack probe) in every connection's thread, lingering or not.
+    let mut sink = vec![0u8; 16 * 1024];
     let mut drained = 0;
     while drained < LINGER_BYTES {
         let left = deadline.saturating_duration_since(Instant::now());
