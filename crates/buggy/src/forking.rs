@@ -96,9 +96,7 @@ pub const BUGS: &[Bug] = &[
         run: || {
             Forking {
                 child: |stream| {
-                    if let Err(e) = handle_connection(stream) {
-                        eprintln!("connection ended: {e}");
-                    }
+                    serve_logged(stream);
                     // The bug: no exit, so the child returns into the accept loop.
                     Ok(())
                 },
@@ -112,13 +110,12 @@ pub const BUGS: &[Bug] = &[
         about: "a child whose connection ends with an error goes back into the accept loop",
         run: || {
             Forking {
-                child: |stream| match handle_connection(stream) {
-                    Ok(()) => std::process::exit(0),
-                    Err(e) => {
-                        // The bug: the iterative server's "log it and take the next".
-                        eprintln!("connection ended: {e}");
-                        Ok(())
+                child: |stream| {
+                    if serve_logged(stream) {
+                        std::process::exit(0);
                     }
+                    // The bug: the iterative server's "log it and take the next".
+                    Ok(())
                 },
                 ..REFERENCE
             }
@@ -132,9 +129,7 @@ pub const BUGS: &[Bug] = &[
             Forking {
                 child: |_stream| std::process::exit(0),
                 parent: |stream, _child| {
-                    if let Err(e) = handle_connection(stream) {
-                        eprintln!("connection ended: {e}");
-                    }
+                    serve_logged(stream);
                     Ok(())
                 },
                 ..REFERENCE
@@ -185,16 +180,7 @@ struct Forking {
 const REFERENCE: Forking = Forking {
     reaper: Some(reap_all),
     before_fork: || {},
-    child: |stream| {
-        let code = match handle_connection(stream) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("connection ended: {e}");
-                1
-            }
-        };
-        std::process::exit(code)
-    },
+    child: |stream| std::process::exit(if serve_logged(stream) { 0 } else { 1 }),
     parent: |stream, _child| {
         drop(stream);
         Ok(())
@@ -262,6 +248,14 @@ extern "C" fn wait_once(_: c_int) {
     let saved = Errno::last_raw();
     let _ = wait();
     Errno::set_raw(saved);
+}
+
+/// Serves one connection as the reference does, logging how it ended if it failed;
+/// `true` if it ended well.
+fn serve_logged(stream: TcpStream) -> bool {
+    handle_connection(stream)
+        .map_err(|e| eprintln!("connection ended: {e}"))
+        .is_ok()
 }
 
 /// The bug: the loop is right but WNOHANG is missing, so after collecting the ended child it
