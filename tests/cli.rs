@@ -123,15 +123,8 @@ fn a_server_written_in_c_is_graded() {
 
 #[test]
 fn human_rubric_of_a_buggy_server() {
-    let buggy = workbook::cargo::build(&root(), "buggy-servers").unwrap();
-    let out = cargo_bin_cmd!("workbook")
-        .args(["grade", "iterative", "--color", "never", "--"])
-        .arg(&buggy)
-        .arg("unflushed-at-eof")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "not full marks: exit status 1");
-    let text = String::from_utf8(out.stdout).unwrap();
+    let (stdout, buggy) = grade_unflushed_at_eof(&["--color", "never"]);
+    let text = String::from_utf8(stdout).unwrap();
     let path = buggy.to_string_lossy().into_owned();
     insta::with_settings!({filters => vec![
         (regex_escape(&path).as_str(), "[buggy-servers]"),
@@ -139,6 +132,23 @@ fn human_rubric_of_a_buggy_server() {
     ]}, {
         insta::assert_snapshot!(text);
     });
+}
+
+/// Grades the buggy server `unflushed-at-eof` (it fails `half-close` alone) as iterative,
+/// with `options` before the `--`. Asserts that the grader exits with 1 (not full marks);
+/// returns its stdout and the buggy server's path.
+fn grade_unflushed_at_eof(options: &[&str]) -> (Vec<u8>, PathBuf) {
+    let buggy = workbook::cargo::build(&root(), "buggy-servers").unwrap();
+    let out = cargo_bin_cmd!("workbook")
+        .args(["grade", "iterative"])
+        .args(options)
+        .arg("--")
+        .arg(&buggy)
+        .arg("unflushed-at-eof")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "not full marks: exit status 1");
+    (out.stdout, buggy)
 }
 
 fn regex_escape(text: &str) -> String {
@@ -155,15 +165,8 @@ fn regex_escape(text: &str) -> String {
 
 #[test]
 fn classroom_result_gives_points_per_check() {
-    let buggy = workbook::cargo::build(&root(), "buggy-servers").unwrap();
-    let out = cargo_bin_cmd!("workbook")
-        .args(["grade", "iterative", "--format", "classroom", "--"])
-        .arg(&buggy)
-        .arg("unflushed-at-eof")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "not full marks: exit status 1");
-    let result: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let (stdout, _) = grade_unflushed_at_eof(&["--format", "classroom"]);
+    let result: Value = serde_json::from_slice(&stdout).expect("stdout is JSON");
     assert_eq!(result["version"], 1);
     assert_eq!(result["status"], "fail");
     let max = workbook::arch::find("iterative").unwrap().max_score();
