@@ -19,7 +19,7 @@
 //! - grader to shepherd: `kill` (kill the tree now, answer `killed`); EOF (kill, then exit).
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -133,9 +133,10 @@ fn shepherd(limits: &Limits, cwd: &str, tag: &str, program: &[String]) -> i32 {
     let _ = setrlimit(Resource::RLIMIT_CPU, 300, 300);
     let _ = setrlimit(Resource::RLIMIT_NOFILE, limits.nofile, limits.nofile);
 
-    let command = |drop_to: Option<u32>| {
-        let mut cmd = Command::new(&program[0]);
-        cmd.args(&program[1..])
+    let command = |exe: &str, drop_to: Option<u32>| {
+        let mut cmd = Command::new(exe);
+        cmd.arg0(&program[0])
+            .args(&program[1..])
             .env_clear()
             .envs(std::env::vars().filter(|(k, _)| matches!(k.as_str(), "PATH" | "HOME" | "LANG")))
             .env(TAG_VAR, tag)
@@ -149,14 +150,23 @@ fn shepherd(limits: &Limits, cwd: &str, tag: &str, program: &[String]) -> i32 {
         }
         cmd
     };
-    let spawned = match command(uid).spawn() {
-        // The binary may sit where the new uid cannot reach it (under /root, say): then run
-        // as root and rely on the watchdog alone.
-        Err(e) if uid.is_some() && e.kind() == io::ErrorKind::PermissionDenied => {
-            command(None).spawn()
-        }
-        other => other,
+    let denied = |spawned: &io::Result<std::process::Child>| {
+        uid.is_some() && matches!(spawned, Err(e) if e.kind() == io::ErrorKind::PermissionDenied)
     };
+    let mut spawned = command(&program[0], uid).spawn();
+    if denied(&spawned) {
+        // The binary sits where the new uid cannot search (a private directory, /root): open
+        // it here, as root, and let the new uid run it through that descriptor, which needs
+        // no search permission on the directories above it.
+        if let Some(binary) = native_binary(&program[0]) {
+            spawned = command(&format!("/proc/self/fd/{}", binary.as_raw_fd()), uid).spawn();
+        }
+    }
+    if denied(&spawned) {
+        // Not even that (a script, or a file only root may run): run as root, and rely on
+        // the watchdog alone.
+        spawned = command(&program[0], None).spawn();
+    }
     let server = match spawned {
         Ok(child) => child.id() as i32,
         Err(e) => {
@@ -314,6 +324,19 @@ fn kill_tree(me: i32, server: i32, uid: Option<Uid>, reaped: &mut bool) {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// `path`, opened, if it names a native (ELF) executable. A script would not do: its
+/// interpreter would have to open the path again, and the descriptor closes at exec.
+fn native_binary(path: &str) -> Option<std::fs::File> {
+    use std::io::Read;
+    if !path.contains('/') {
+        return None; // a name looked up in PATH, not a file we can open from here
+    }
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut magic = [0; 4];
+    file.read_exact(&mut magic).ok()?;
+    (magic == *b"\x7fELF").then_some(file)
 }
 
 /// Sends SIGKILL to every process of `uid` in one call: a child of ours takes that uid and

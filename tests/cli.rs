@@ -186,3 +186,24 @@ fn classroom_result_gives_points_per_check() {
     let score: u64 = tests.iter().map(|t| t["score"].as_u64().unwrap()).sum();
     assert_eq!(score, u64::from(max) - 10, "half-close is worth 10");
 }
+
+/// As root, the grader runs a server under a uid of its own, so that `RLIMIT_NPROC` binds
+/// (`fork-failure` relies on it). A binary in a directory that uid cannot search (a fresh
+/// `mktemp -d` is mode 0700) must still run under it, not fall back to root and be killed by
+/// the watchdog's cap instead of seeing `fork` fail.
+#[test]
+fn a_binary_in_a_private_directory_gets_full_marks() {
+    let solution = workbook::cargo::build(&root(), "solution-forking").unwrap();
+    let private = tempfile::tempdir().unwrap();
+    let owner_only = std::os::unix::fs::PermissionsExt::from_mode(0o700);
+    std::fs::set_permissions(private.path(), owner_only).unwrap();
+    let copy = private.path().join("solution-forking");
+    std::fs::copy(&solution, &copy).unwrap();
+    let out = cargo_bin_cmd!("workbook")
+        .args(["grade", "forking", "--format", "json", "--"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(report["score"], report["max_score"], "{report:#}");
+}
