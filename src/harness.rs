@@ -10,10 +10,11 @@ use std::time::Instant;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use crate::check::RunMemo;
+use crate::contain::server::Program;
+use crate::contain::{shepherd, sweep};
 use crate::report::Report;
-use crate::server::Program;
-use crate::{arch, contain, run, shepherd};
+use crate::rubric::check::RunMemo;
+use crate::rubric::{registry as arch, run};
 
 /// The `main` of a crate's `tests/grade.rs`: grades `exe` against the rubric of `arch`.
 pub fn main(arch_name: &str, exe: &str) -> ExitCode {
@@ -26,7 +27,7 @@ pub fn main(arch_name: &str, exe: &str) -> ExitCode {
     if args.test_threads.is_none() {
         args.test_threads = Some(1);
     }
-    contain::init();
+    sweep::init();
     let program = Program::new(exe);
     let memo = Arc::new(RunMemo::default());
     let outcomes = Arc::new(Mutex::new(Vec::new()));

@@ -5,29 +5,26 @@
 //! server does, the grader finishes in bounded time and leaves no process behind.
 //!
 //! # Layout
-//! - [`check`]: what a check is (data: id, category, points, hint, book section) and [`Ctx`],
-//!   what a check's function is given.
-//! - [`checks`]: the rubrics: [`checks::common`] for every architecture, then one module per
-//!   architecture.
-//! - [`arch`]: the architectures and their rubrics.
-//! - [`run`]: runs a rubric, one check at a time, each within its time limit.
-//! - [`server`]: a server under test, seen from the grader; [`shepherd`]: the process that
-//!   owns its tree and kills it; [`contain`]: Ctrl-C and strays; [`procfs`]: `/proc` probes.
-//! - [`client`]: connections with deadlines and byte-exact verdicts.
-//! - [`report`]: the human rubric, JSON and Gradescope output; [`harness`]: the same rubric
-//!   as `cargo test`; [`cargo`]: building the crate to grade.
-//!
-//! [`Ctx`]: check::Ctx
+//! The layers, each using only those above it:
+//! - [`verdict`]: why a check failed, with a kind the grader acts on.
+//! - [`probe`]: reading `/proc` (processes, threads, descriptors, sockets, memory) and
+//!   waiting until a value settles. No other module reads `/proc`.
+//! - [`contain`]: running and containing a server: the [shepherd](contain::shepherd) that
+//!   owns its tree, the typed [protocol](contain::protocol) between the two, the
+//!   [server handle](contain::server) the checks use, and the run-wide [sweep](contain::sweep).
+//! - [`drive`]: clients with deadlines, the traffic checks send, random data.
+//! - [`rubric`]: what a check is, the [registry](rubric::registry) of architectures, the
+//!   checks they share and one folder per architecture, and the [runner](rubric::run).
+//! - [`report`]: one render function over the formats (human, JSON, Gradescope, GitHub
+//!   Classroom), one file each.
+//! - Front ends: [`harness`] (the rubric as `cargo test`) and [`cargo`] (building the crate
+//!   to grade); the CLI is `src/main.rs`.
 
-pub mod arch;
 pub mod cargo;
-pub mod check;
-pub mod checks;
-pub mod client;
 pub mod contain;
+pub mod drive;
 pub mod harness;
-pub mod procfs;
+pub mod probe;
 pub mod report;
-pub mod run;
-pub mod server;
-pub mod shepherd;
+pub mod rubric;
+pub mod verdict;

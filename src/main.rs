@@ -16,10 +16,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
-use workbook::arch::{self, Arch};
-use workbook::report::Report;
-use workbook::server::Program;
-use workbook::{cargo, run, shepherd};
+use workbook::cargo;
+use workbook::contain::server::Program;
+use workbook::contain::shepherd;
+use workbook::report::{self, Format, Report};
+use workbook::rubric::registry::{self as arch, Arch};
+use workbook::rubric::run;
 
 #[derive(Parser)]
 #[command(version, about = "The grader of the Server Concurrency Workbook")]
@@ -57,18 +59,6 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    /// The rubric for people: points, verdicts, hints
-    Human,
-    /// The workbook's JSON (schema: book/src/grader.md)
-    Json,
-    /// Gradescope's results.json
-    Gradescope,
-    /// GitHub Classroom's runner result (base64-encode it as a step's `result`)
-    Classroom,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -151,19 +141,13 @@ fn grade(
         return ExitCode::from(2);
     }
     let report = run::grade(arch, &program);
-    match format {
-        Format::Human => {
-            let color = match color {
-                Color::Auto => std::io::stdout().is_terminal(),
-                Color::Always => true,
-                Color::Never => false,
-            };
-            out(&report.render(color));
-        }
-        Format::Json => out(&format!("{:#}\n", report.to_json())),
-        Format::Gradescope => out(&format!("{:#}\n", report.to_gradescope())),
-        Format::Classroom => out(&format!("{}\n", report.to_classroom())),
-    }
+    let color = format == Format::Human
+        && match color {
+            Color::Auto => std::io::stdout().is_terminal(),
+            Color::Always => true,
+            Color::Never => false,
+        };
+    out(&report::render(&report, format, color));
     if !solution && command.is_empty() {
         record_score(&root, &report);
     }

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use workbook::arch;
-use workbook::checks::common;
+use workbook::rubric::common;
+use workbook::rubric::registry as arch;
 
 /// The rows of `chapter`'s tables whose first cell is a check id in backticks: the cells,
 /// trimmed, with the backticks gone from the first.

@@ -21,8 +21,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use workbook::server::Program;
-use workbook::{arch, cargo, contain, run, shepherd};
+use workbook::cargo;
+use workbook::contain::server::Program;
+use workbook::contain::{shepherd, sweep as contain};
+use workbook::rubric::{registry as arch, run};
 
 /// A buggy server and the verdict it must get.
 pub struct Case {
@@ -100,7 +102,7 @@ fn prove(case: &Case, exe: PathBuf) -> Result<(), Failed> {
     if failed != expected {
         return Err(format!(
             "expected exactly {expected:?} to fail, but {failed:?} failed\n{}",
-            report.render(false)
+            workbook::report::render(&report, workbook::report::Format::Human, false)
         )
         .into());
     }

@@ -58,7 +58,7 @@ fn list_shows_every_architecture() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for arch in workbook::arch::names() {
+    for arch in workbook::rubric::registry::names() {
         assert!(text.contains(arch), "{arch} missing from:\n{text}");
     }
 }
@@ -169,7 +169,9 @@ fn classroom_result_gives_points_per_check() {
     let result: Value = serde_json::from_slice(&stdout).expect("stdout is JSON");
     assert_eq!(result["version"], 1);
     assert_eq!(result["status"], "fail");
-    let max = workbook::arch::find("iterative").unwrap().max_score();
+    let max = workbook::rubric::registry::find("iterative")
+        .unwrap()
+        .max_score();
     assert_eq!(result["max_score"], max);
     let tests = result["tests"].as_array().unwrap();
     let failed: Vec<&Value> = tests.iter().filter(|t| t["status"] == "fail").collect();

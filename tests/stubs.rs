@@ -7,8 +7,11 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use workbook::server::Program;
-use workbook::{arch, cargo, contain, procfs, run, shepherd};
+use workbook::cargo;
+use workbook::contain::server::Program;
+use workbook::contain::{shepherd, sweep as contain};
+use workbook::probe::procfs;
+use workbook::rubric::{registry as arch, run};
 
 /// What grading an untouched stub may take, build excluded (the bound).
 const BUDGET: Duration = Duration::from_secs(60);

@@ -30,9 +30,9 @@ use clap::Parser;
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 
-use workbook::procfs;
-use workbook::server::{Program, Server};
-use workbook::shepherd::{self, Limits};
+use workbook::contain::server::{Program, Server};
+use workbook::contain::shepherd::{self, Limits};
+use workbook::probe::procfs;
 
 #[derive(Parser)]
 #[command(about = "Measures memory per idle connection and echo rate, against tokio")]
@@ -221,18 +221,11 @@ fn settled_pss(server: &Server) -> u64 {
 }
 
 fn tree_pss(server: &Server) -> u64 {
-    server.tree().iter().filter_map(|p| pss_kib(p.pid)).sum()
-}
-
-/// `Pss:` from `/proc/PID/smaps_rollup`, in KiB.
-fn pss_kib(pid: i32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("Pss:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    server
+        .tree()
+        .iter()
+        .filter_map(|p| procfs::pss_kib(p.pid))
+        .sum()
 }
 
 /// CPU time used by the server's processes (all their threads), in nanoseconds. Only the
@@ -264,7 +257,7 @@ fn raise_nofile() {
 }
 
 fn print_header(cli: &Cli, cpus: usize, pin: bool) {
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let kernel = procfs::kernel_release();
     println!(
         "Linux {}, {} CPUs; {}.",
         kernel.trim(),

@@ -4,12 +4,15 @@
 
 use std::time::{Duration, Instant};
 
-use crate::check::{Category, Check, Outcome, Verdict};
-use crate::checks::common::{self, round};
-use crate::client::{mismatch, secs, show, Client, REPLY};
-use crate::procfs;
-use crate::server::Server;
-use crate::shepherd::Limits;
+use crate::contain::server::Server;
+use crate::contain::shepherd::Limits;
+use crate::drive::client::{mismatch, secs, show, Client, REPLY};
+use crate::drive::traffic::{self, round};
+use crate::probe::procfs;
+use crate::probe::sockets::Table;
+use crate::rubric::check::{Category, Check};
+use crate::rubric::common;
+use crate::verdict::{Outcome, Verdict};
 use crate::{ensure, fail};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -94,7 +97,7 @@ pub static STALLED_CLIENT: Check = Check {
     run: |ctx| {
         let server = ctx.start()?;
         let mut stalled = Client::connect_with(server.addr(), None, "client 1")?;
-        let _others = common::others_served(
+        let _others = traffic::others_served(
             &server,
             "client 1 connected first and has sent nothing since",
         )?;
@@ -274,7 +277,7 @@ pub static SPAWN_FAILURE: Check = Check {
             ..Limits::default()
         };
         let server = ctx.start_with(&limits)?;
-        if uid(server.pid()) == Some(0) {
+        if procfs::uid(server.pid()) == Some(0) {
             fail!(
                 "the server runs as root here, which RLIMIT_NPROC does not bind, so the grader \
                  cannot limit its threads: its binary must be reachable by an unprivileged \
@@ -361,7 +364,7 @@ fn third(line: &[u8], piece: usize) -> &[u8] {
 fn all_read(server: &Server, peers: &[u16]) -> bool {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        if unread(server.addr().port(), peers) == Some(0) {
+        if Table::read().unread(server.addr().port(), peers) == 0 {
             return true;
         }
         if Instant::now() > deadline {
@@ -369,27 +372,6 @@ fn all_read(server: &Server, peers: &[u16]) -> bool {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-}
-
-/// Bytes that have reached the server's sockets from the clients on ports `peers` but that
-/// the server has not read yet: the `rx_queue` column of `/proc/net/tcp`.
-fn unread(port: u16, peers: &[u16]) -> Option<u64> {
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    let port_of = |addr: &str| u16::from_str_radix(addr.rsplit(':').next()?, 16).ok();
-    let mut unread = 0;
-    // Each row: `sl local_address rem_address st tx_queue:rx_queue ...`, numbers in hex.
-    for row in table.lines().skip(1) {
-        let fields: Vec<&str> = row.split_whitespace().collect();
-        let (Some(local), Some(remote), Some(queues)) =
-            (fields.get(1), fields.get(2), fields.get(4))
-        else {
-            continue;
-        };
-        if port_of(local) == Some(port) && port_of(remote).is_some_and(|p| peers.contains(&p)) {
-            unread += u64::from_str_radix(queues.split(':').nth(1)?, 16).ok()?;
-        }
-    }
-    Some(unread)
 }
 
 /// Threads of the server's main process.
@@ -413,13 +395,6 @@ fn settled_threads(server: &Server) -> Result<usize, Verdict> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// The real uid of process `pid`.
-fn uid(pid: i32) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Containment that spans the whole grading run: the list of live shepherds, what happens on
 //! Ctrl-C, and the sweep for strays left by a grader that was killed.
 //!
-//! Each [`Server`](crate::server::Server) already kills its tree when dropped. This module
+//! Each [`Server`](crate::contain::server::Server) already kills its tree when dropped. This module
 //! covers the paths where `Drop` never runs: a signal to the grader, and (at the next start)
 //! a previous grader that died by `SIGKILL` while its shepherd could not finish.
 
@@ -14,8 +14,8 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::procfs;
-use crate::shepherd::TAG_VAR;
+use crate::contain::shepherd::TAG_VAR;
+use crate::probe::procfs;
 
 /// Shepherds alive now: their pid and a handle on their control socket.
 static LIVE: Mutex<Vec<(i32, UnixStream)>> = Mutex::new(Vec::new());
@@ -110,11 +110,7 @@ fn sweep_strays() {
 }
 
 fn tag_of(pid: i32) -> Option<String> {
-    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    env.split(|&b| b == 0).find_map(|kv| {
-        let text = std::str::from_utf8(kv).ok()?;
-        Some(text.strip_prefix(TAG_VAR)?.strip_prefix('=')?.to_string())
-    })
+    procfs::env_var(pid, TAG_VAR)
 }
 
 /// Processes of the servers tagged `tags` that are still alive: after a grading run there

@@ -13,10 +13,7 @@
 //! that the server inherits, and, when run as root, drops the server to a uid of its own so
 //! that `RLIMIT_NPROC` binds (it does not bind root) and the server cannot signal the grader.
 //!
-//! Protocol on the socket, one line each way:
-//! - shepherd to grader: `started PID`, `spawn-failed MESSAGE`, `exited PID code N`,
-//!   `exited PID signal N`, `limit MESSAGE` (the tree was killed for exceeding a cap), `killed`.
-//! - grader to shepherd: `kill` (kill the tree now, answer `killed`); EOF (kill, then exit).
+//! What it says to the grader, and the grader to it, is in [`protocol`](super::protocol).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
@@ -31,7 +28,8 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{Pid, Uid};
 
-use crate::procfs;
+use crate::contain::protocol::{Exit, Order, Status};
+use crate::probe::procfs;
 
 /// The first argument that turns any binary using [`crate::harness`] or the `workbook` CLI
 /// into a shepherd.
@@ -120,7 +118,9 @@ const TICK: Duration = Duration::from_millis(25);
 fn shepherd(limits: &Limits, cwd: &str, tag: &str, program: &[String]) -> i32 {
     let me = std::process::id() as i32;
     if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-        say(&format!("spawn-failed cannot become a subreaper: {e}"));
+        say(Status::SpawnFailed(format!(
+            "cannot become a subreaper: {e}"
+        )));
         return 1;
     }
     // Limits set here are inherited by the server. Root ignores RLIMIT_NPROC, which is why
@@ -170,11 +170,11 @@ fn shepherd(limits: &Limits, cwd: &str, tag: &str, program: &[String]) -> i32 {
     let server = match spawned {
         Ok(child) => child.id() as i32,
         Err(e) => {
-            say(&format!("spawn-failed {}: {e}", program[0]));
+            say(Status::SpawnFailed(format!("{}: {e}", program[0])));
             return 1;
         }
     };
-    say(&format!("started {server}"));
+    say(Status::Started(server));
     // Only now, so that the server keeps the ordinary priority: the shepherd must keep
     // running while a fork bomb fills both cores with thousands of runnable processes.
     // Lowering one's nice value needs root; elsewhere this fails and changes nothing.
@@ -187,17 +187,17 @@ fn shepherd(limits: &Limits, cwd: &str, tag: &str, program: &[String]) -> i32 {
         if let Some(over) = over_limit(me, limits) {
             // Said first, so that the grader explains the kill rather than reporting a
             // mysterious SIGKILL.
-            say(&format!("limit {over}"));
+            say(Status::Limit(over));
             kill_tree(me, server, uid.map(Uid::from_raw), &mut reported_exit);
         }
-        match read_command() {
-            Command_::Wait => {}
-            Command_::Kill => {
+        match read_order() {
+            Heard::Nothing => {}
+            Heard::Order(Order::Kill) => {
                 kill_tree(me, server, uid.map(Uid::from_raw), &mut reported_exit);
                 reap(server, &mut reported_exit);
-                say("killed");
+                say(Status::Killed);
             }
-            Command_::Eof => {
+            Heard::Eof => {
                 kill_tree(me, server, uid.map(Uid::from_raw), &mut reported_exit);
                 return 0;
             }
@@ -205,33 +205,37 @@ fn shepherd(limits: &Limits, cwd: &str, tag: &str, program: &[String]) -> i32 {
     }
 }
 
-enum Command_ {
-    Wait,
-    Kill,
+/// What one tick of listening to the grader brought.
+enum Heard {
+    Nothing,
+    Order(Order),
     Eof,
 }
 
-/// Waits up to one tick for a command from the grader.
-fn read_command() -> Command_ {
+/// Waits up to one tick for an order from the grader.
+fn read_order() -> Heard {
     let stdin = io::stdin();
     let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
     match poll(&mut fds, PollTimeout::from(TICK.as_millis() as u16)) {
-        Ok(0) | Err(Errno::EINTR) => return Command_::Wait,
+        Ok(0) | Err(Errno::EINTR) => return Heard::Nothing,
         Ok(_) => {}
-        Err(_) => return Command_::Eof,
+        Err(_) => return Heard::Eof,
     }
     let mut buf = [0u8; 64];
     match nix::unistd::read(stdin.as_fd(), &mut buf) {
-        Ok(0) | Err(_) => Command_::Eof,
-        Ok(n) if buf[..n].starts_with(b"kill") => Command_::Kill,
-        Ok(_) => Command_::Wait,
+        Ok(0) | Err(_) => Heard::Eof,
+        // Orders are short lines written at once: one read holds one whole.
+        Ok(n) => match String::from_utf8_lossy(&buf[..n]).trim().parse() {
+            Ok(order) => Heard::Order(order),
+            Err(_) => Heard::Nothing,
+        },
     }
 }
 
 /// Sends one line to the grader. A failure means the grader is gone: the next read of the
 /// socket sees EOF and the tree is killed then.
-fn say(line: &str) {
-    let _ = nix::unistd::write(io::stdin(), format!("{line}\n").as_bytes());
+fn say(status: Status) {
+    let _ = nix::unistd::write(io::stdin(), format!("{status}\n").as_bytes());
 }
 
 /// Collects every child that has ended (orphans are reparented to us), reporting the
@@ -241,11 +245,11 @@ fn reap(server: i32, reported: &mut bool) {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == server && !*reported => {
                 *reported = true;
-                say(&format!("exited {server} code {code}"));
+                say(Status::Exited(server, Exit::Code(code)));
             }
             Ok(WaitStatus::Signaled(pid, sig, _)) if pid.as_raw() == server && !*reported => {
                 *reported = true;
-                say(&format!("exited {server} signal {}", sig as i32));
+                say(Status::Exited(server, Exit::Signal(sig as i32)));
             }
             Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
             Err(Errno::EINTR) | Ok(_) => continue,

@@ -8,11 +8,12 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::arch::Arch;
-use crate::check::{Check, Ctx, RunMemo, Verdict};
-use crate::client::secs;
+use crate::contain::server::Program;
+use crate::drive::client::secs;
 use crate::report::{Outcome, Report};
-use crate::server::Program;
+use crate::rubric::check::{Check, Ctx, RunMemo};
+use crate::rubric::registry::Arch;
+use crate::verdict::{Kind, Verdict};
 
 /// The most a whole grading run may take: past it, the remaining checks fail unrun. Each
 /// check has its own limit as well; this bounds a server that is slow at every one.
@@ -20,7 +21,7 @@ pub const RUN_BUDGET: Duration = Duration::from_secs(150);
 
 /// Grades `program` against every check of `arch`.
 pub fn grade(arch: &Arch, program: &Program) -> Report {
-    crate::contain::init();
+    crate::contain::sweep::init();
     let begun = Instant::now();
     let memo = Arc::new(RunMemo::default());
     let outcomes = arch
@@ -64,19 +65,26 @@ pub fn run_check(check: &'static Check, program: &Program, memo: &Arc<RunMemo>) 
             let _ = tx.send(result);
         });
     let result = match spawned {
-        Err(e) => Err(Verdict::new(format!(
-            "the grader could not start a thread: {e}"
-        ))),
+        Err(e) => Err(Verdict::of(
+            Kind::Grader,
+            format!("the grader could not start a thread: {e}"),
+        )),
         Ok(_) => match rx.recv_timeout(check.limit) {
             Ok(Ok(result)) => result,
-            Ok(Err(panic)) => Err(Verdict::new(format!(
-                "the grader itself failed during this check ({}); please report it",
-                panic_text(&panic)
-            ))),
-            Err(_) => Err(Verdict::new(format!(
-                "the check did not finish within its time limit of {}",
-                secs(check.limit)
-            ))),
+            Ok(Err(panic)) => Err(Verdict::of(
+                Kind::Grader,
+                format!(
+                    "the grader itself failed during this check ({}); please report it",
+                    panic_text(&panic)
+                ),
+            )),
+            Err(_) => Err(Verdict::of(
+                Kind::TimedOut,
+                format!(
+                    "the check did not finish within its time limit of {}",
+                    secs(check.limit)
+                ),
+            )),
         },
     };
     let result = result.map_err(|v| ctx.explain(v));

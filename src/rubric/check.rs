@@ -5,8 +5,9 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::server::{Program, Server};
-use crate::shepherd::Limits;
+use crate::contain::server::{Program, Server};
+use crate::contain::shepherd::Limits;
+use crate::verdict::{Kind, Outcome, Verdict};
 
 /// What a check looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,47 +31,6 @@ impl Category {
             Category::Robustness => "robustness",
         }
     }
-}
-
-/// Why a check failed: a message that says what was sent, what was expected and what came
-/// back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    pub message: String,
-}
-
-impl Verdict {
-    pub fn new(message: impl Into<String>) -> Verdict {
-        Verdict {
-            message: message.into(),
-        }
-    }
-
-    /// Puts `context` in front of the message: `"client 2: ..."`.
-    pub fn context(self, context: impl std::fmt::Display) -> Verdict {
-        Verdict::new(format!("{context}: {}", self.message))
-    }
-}
-
-/// The result of a check's function.
-pub type Outcome = Result<(), Verdict>;
-
-/// Ends a check with a failure: `fail!("expected {x}, got {y}")`.
-#[macro_export]
-macro_rules! fail {
-    ($($arg:tt)*) => {
-        return Err($crate::check::Verdict::new(format!($($arg)*)))
-    };
-}
-
-/// Fails the check unless `cond` holds.
-#[macro_export]
-macro_rules! ensure {
-    ($cond:expr, $($arg:tt)*) => {
-        if !$cond {
-            $crate::fail!($($arg)*);
-        }
-    };
 }
 
 /// One check of a rubric.
@@ -149,10 +109,8 @@ impl Ctx {
             Err(verdict) => {
                 // Waiting 10 s again, or hitting the same cap again, would only repeat the
                 // verdict more slowly.
-                let stopped = verdict
-                    .message
-                    .contains("stopped the server before it announced");
-                if stopped || begun.elapsed() >= crate::server::ANNOUNCE_TIMEOUT {
+                let capped = verdict.kind == Kind::CapHit;
+                if capped || begun.elapsed() >= crate::contain::server::ANNOUNCE_TIMEOUT {
                     let _ = self.memo.no_announce.set(verdict.clone());
                 }
                 Err(verdict)
@@ -171,11 +129,17 @@ impl Ctx {
         for server in servers {
             if let Some(obituary) = server.obituary() {
                 if let Some(todo) = todo_message(&server.stderr_tail()) {
-                    return Verdict::new(format!(
-                        "the server stopped at a todo!() that is still to be written: {todo}"
-                    ));
+                    return Verdict::of(
+                        Kind::Todo,
+                        format!(
+                            "the server stopped at a todo!() that is still to be written: {todo}"
+                        ),
+                    );
                 }
-                return Verdict::new(format!("{}\n{obituary}", verdict.message));
+                return Verdict::of(
+                    obituary.kind,
+                    format!("{}\n{}", verdict.message, obituary.message),
+                );
             }
         }
         verdict

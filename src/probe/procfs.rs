@@ -102,17 +102,9 @@ pub fn descendants(root: i32) -> Vec<Proc> {
 }
 
 /// Every process whose real uid is `uid`.
-pub fn by_uid(uid: u32) -> Vec<Proc> {
+pub fn by_uid(uid_: u32) -> Vec<Proc> {
     all_pids()
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/status"))
-                .ok()
-                .and_then(|s| {
-                    let line = s.lines().find(|l| l.starts_with("Uid:"))?.to_owned();
-                    line.split_whitespace().nth(1)?.parse::<u32>().ok()
-                })
-                == Some(uid)
-        })
+        .filter(|&pid| uid(pid) == Some(uid_))
         .filter_map(read)
         .collect()
 }
@@ -140,6 +132,60 @@ fn all_pids() -> impl Iterator<Item = i32> {
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
+}
+
+/// The inodes of the sockets `pid` has open (its descriptors that point at `socket:[N]`).
+pub fn socket_inodes(pid: i32) -> Vec<u64> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|fd| fs::read_link(fd.path()).ok())
+        .filter_map(|to| {
+            let to = to.to_str()?;
+            to.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .collect()
+}
+
+/// Where in the kernel `pid` sleeps (`/proc/PID/wchan`: `do_wait`, `inet_csk_accept`, ...),
+/// if it sleeps somewhere the kernel names.
+pub fn wchan(pid: i32) -> Option<String> {
+    let wchan = fs::read_to_string(format!("/proc/{pid}/wchan")).ok()?;
+    (!wchan.is_empty() && wchan != "0").then_some(wchan)
+}
+
+/// The real uid of `pid`.
+pub fn uid(pid: i32) -> Option<u32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The value of `var` in `pid`'s environment, if it can be read and is set.
+pub fn env_var(pid: i32, var: &str) -> Option<String> {
+    let env = fs::read(format!("/proc/{pid}/environ")).ok()?;
+    env.split(|&b| b == 0).find_map(|kv| {
+        let text = std::str::from_utf8(kv).ok()?;
+        Some(text.strip_prefix(var)?.strip_prefix('=')?.to_string())
+    })
+}
+
+/// The proportional set size of `pid` in KiB (`Pss:` of `/proc/PID/smaps_rollup`: pages
+/// shared between processes are split between them).
+pub fn pss_kib(pid: i32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// The running kernel's release (`uname -r`).
+pub fn kernel_release() -> String {
+    fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// How many descriptors `pid` has open, or `None` if it is gone.

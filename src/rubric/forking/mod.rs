@@ -13,12 +13,16 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::check::{Category, Check, Outcome, Verdict};
-use crate::checks::common::{self, poll, round};
-use crate::client::{secs, show, Client, Ending, REPLY};
-use crate::procfs::{self, Proc};
-use crate::server::Server;
-use crate::shepherd::Limits;
+use crate::contain::server::Server;
+use crate::contain::shepherd::Limits;
+use crate::drive::client::{secs, show, Client, Ending, REPLY};
+use crate::drive::traffic::{self, round};
+use crate::probe::procfs::{self, Proc};
+use crate::probe::settle::poll;
+use crate::probe::sockets::{self, Table};
+use crate::rubric::check::{Category, Check};
+use crate::rubric::common;
+use crate::verdict::{Outcome, Verdict};
 use crate::{ensure, fail};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -105,7 +109,7 @@ pub static STALLED_CLIENT: Check = Check {
         stalled.send(b"client 1 stops in the middle of a li")?;
         // Clients 2 to 4 stay connected too: serving one must not depend on another leaving.
         let _others =
-            common::others_served(&server, "client 1 has sent half a line and nothing since")?;
+            traffic::others_served(&server, "client 1 has sent half a line and nothing since")?;
         stalled.send(b"ne\n")?;
         stalled
             .expect(b"client 1 stops in the middle of a line\n", REPLY)
@@ -615,8 +619,8 @@ impl Drop for Paused<'_> {
 fn with_fate(server: &Server, verdict: Verdict, event: &str) -> Verdict {
     let fate = match server.wait_exit(Duration::from_millis(300)) {
         Some(exit) => format!("the server's main process had ended ({exit})"),
-        None => match std::fs::read_to_string(format!("/proc/{}/wchan", server.pid())) {
-            Ok(wchan) if !wchan.is_empty() && wchan != "0" => format!(
+        None => match procfs::wchan(server.pid()) {
+            Some(wchan) => format!(
                 "the server's main process was still there, asleep in the kernel's `{wchan}`{}",
                 match wchan.as_str() {
                     "do_wait" => " (waiting for a child to end)",
@@ -670,35 +674,18 @@ impl Holders {
 struct Sockets {
     addr: SocketAddr,
     main: i32,
-    /// The text of `/proc/net/tcp`.
-    table: String,
-    /// Each running process of the server, with where its descriptors point.
-    links: Vec<(i32, Vec<String>)>,
+    table: Table,
+    holders: sockets::Holders,
 }
 
 impl Sockets {
     fn of(server: &Server) -> Sockets {
-        let links = server
-            .tree()
-            .iter()
-            .filter(|p| !p.is_zombie())
-            .map(|p| {
-                let fds = std::fs::read_dir(format!("/proc/{}/fd", p.pid));
-                let to = fds
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .filter_map(|fd| std::fs::read_link(fd.path()).ok())
-                    .map(|to| to.to_string_lossy().into_owned())
-                    .collect();
-                (p.pid, to)
-            })
-            .collect();
+        let live = server.tree().into_iter().filter(|p| !p.is_zombie());
         Sockets {
             addr: server.addr(),
             main: server.pid(),
-            table: std::fs::read_to_string("/proc/net/tcp").unwrap_or_default(),
-            links,
+            table: Table::read(),
+            holders: sockets::Holders::of(live.map(|p| p.pid)),
         }
     }
 
@@ -706,64 +693,25 @@ impl Sockets {
     /// does (not accepted yet, or closed).
     fn holders(&self, client: &Client) -> Option<Holders> {
         let local = client.stream().local_addr().ok()?;
-        let socket = format!("socket:[{}]", tcp_inode(&self.table, self.addr, local)?);
+        let inode = self.table.inode(self.addr, local)?;
         let mut found = Holders {
             main: false,
             others: Vec::new(),
         };
-        for (pid, _) in self.links.iter().filter(|(_, to)| to.contains(&socket)) {
-            if *pid == self.main {
+        for &pid in self.holders.of_inode(inode) {
+            if pid == self.main {
                 found.main = true;
             } else {
-                found.others.push(*pid);
+                found.others.push(pid);
             }
         }
         (found.main || !found.others.is_empty()).then_some(found)
     }
 }
 
-/// The inode of the socket whose local address is `local` and peer `remote`, from `table`
-/// (the text of `/proc/net/tcp`); `None` if there is none with a descriptor (inode 0: not
-/// accepted yet, or closed). IPv4 only, as the grader's clients are.
-fn tcp_inode(table: &str, local: SocketAddr, remote: SocketAddr) -> Option<u64> {
-    let hex = |addr: SocketAddr| match addr {
-        // The kernel prints the address as the native-endian u32 of its network-order bytes.
-        SocketAddr::V4(a) => Some(format!(
-            "{:08X}:{:04X}",
-            u32::from_ne_bytes(a.ip().octets()),
-            a.port()
-        )),
-        SocketAddr::V6(_) => None,
-    };
-    let (local, remote) = (hex(local)?, hex(remote)?);
-    table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.get(1) != Some(&local.as_str()) || fields.get(2) != Some(&remote.as_str()) {
-            return None;
-        }
-        fields.get(9)?.parse().ok().filter(|&inode| inode != 0)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_the_inode_of_a_connection() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (accepted, _) = listener.accept().unwrap();
-        let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
-        let local = accepted.local_addr().unwrap();
-        let inode = tcp_inode(&table, local, client.local_addr().unwrap());
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&accepted);
-        let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
-        assert_eq!(
-            link.to_str().unwrap(),
-            format!("socket:[{}]", inode.expect("the accepted socket is listed"))
-        );
-    }
 
     #[test]
     fn lists_clients() {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
 
-use crate::check::Verdict;
+use crate::verdict::Verdict;
 
 /// How long a reply may take in an ordinary check. An echo takes well under a millisecond;
 /// this leaves room for a machine busy with other work.

@@ -14,12 +14,15 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::check::{Category, Check, Verdict};
-use crate::checks::common;
-use crate::client::{secs, show, Client, Ending, REPLY};
-use crate::server::Server;
-use crate::shepherd::Limits;
-use crate::{ensure, fail, procfs};
+use crate::contain::server::Server;
+use crate::contain::shepherd::Limits;
+use crate::drive::client::{secs, show, Client, Ending, REPLY};
+use crate::drive::random::Rng;
+use crate::probe::procfs;
+use crate::rubric::check::{Category, Check};
+use crate::rubric::common;
+use crate::verdict::Verdict;
+use crate::{ensure, fail};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -207,7 +210,7 @@ impl Script {
     /// Client `i`'s lines, each tagged `cNNN:`, cut at reproducible pseudo-random points; one
     /// piece is a 12 KiB run of whole lines, more than a small read buffer takes at once.
     fn new(i: usize) -> Script {
-        let mut rng = Rng(i as u64 * 7919 + 17);
+        let mut rng = Rng::new(i as u64 * 7919 + 17);
         let tag = format!("c{i:03}:");
         let line = |k: usize, len: usize| -> Vec<u8> {
             let mut l = format!("{tag}{k:03} ").into_bytes();
@@ -255,19 +258,6 @@ fn cut(bytes: &[u8], n: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
         start = p;
     }
     pieces
-}
-
-/// A small reproducible generator (a linear congruential one): the same data every run.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n.max(1)
-    }
 }
 
 /// Where `got` first holds a `cNNN:` tag of a client other than `own`, and that client.
@@ -436,7 +426,7 @@ pub static PARTIAL_WRITES: Check = Check {
 ///
 /// Long lines make it near certain that a read ends inside a line.
 fn long_lines(len: usize, seed: u64) -> Vec<u8> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(len);
     let mut n = 0;
     while out.len() < len {

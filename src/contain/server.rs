@@ -1,4 +1,4 @@
-//! A server under test, seen from the grader: started through a [shepherd](crate::shepherd),
+//! A server under test, seen from the grader: started through a [shepherd](crate::contain::shepherd),
 //! announced, probed through `/proc`, and killed with its whole tree when dropped.
 
 use std::collections::VecDeque;
@@ -16,9 +16,11 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::check::Verdict;
-use crate::procfs::{self, Proc};
-use crate::shepherd::{self, Limits};
+pub use crate::contain::protocol::Exit;
+use crate::contain::protocol::{Order, Status};
+use crate::contain::shepherd::{self, Limits};
+use crate::probe::procfs::{self, Proc};
+use crate::verdict::{Kind, Verdict};
 
 /// How long a server has to print its `listening on` line (contract: "Announcing").
 pub const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,25 +71,6 @@ impl Program {
             .map(|a| a.to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join(" ")
-    }
-}
-
-/// How the server's main process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Code(i32),
-    Signal(i32),
-}
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match *self {
-            Exit::Code(c) => write!(f, "exit code {c}"),
-            Exit::Signal(s) => match Signal::try_from(s) {
-                Ok(sig) => write!(f, "signal {}", sig.as_str()),
-                Err(_) => write!(f, "signal {s}"),
-            },
-        }
     }
 }
 
@@ -196,7 +179,7 @@ impl Server {
             .process_group(0)
             .spawn()
             .map_err(|e| Verdict::new(format!("cannot start the grader's shepherd: {e}")))?;
-        crate::contain::register(child.id() as i32, &ours);
+        crate::contain::sweep::register(child.id() as i32, &ours);
 
         let shared = Arc::new(Shared::default());
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -246,7 +229,7 @@ impl Server {
                 server.addr = addr;
                 Ok(server)
             }
-            _ => Err(Verdict::new(server.why_no_announce())),
+            _ => Err(server.why_no_announce()),
         }
     }
 
@@ -313,7 +296,7 @@ impl Server {
     }
 
     /// A description of how the server ended, if it did: used to explain a failed check.
-    pub fn obituary(&self) -> Option<String> {
+    pub fn obituary(&self) -> Option<Verdict> {
         // The shepherd reports an exit within a tick, and the reader thread needs a moment
         // to collect the last of stderr (a panic message): on a loaded machine, both lag.
         self.shared.wait_for(Duration::from_secs(1), |s| {
@@ -324,13 +307,18 @@ impl Server {
                 .wait_for(Duration::from_millis(500), |s| s.stderr_closed);
         }
         let state = self.shared.lock();
-        let what = match (&state.limit, state.exit) {
-            (Some(limit), _) => format!("the grader stopped the server: {limit}"),
-            (None, Some(exit)) if !state.killed => format!("the server exited ({exit})"),
+        let (kind, what) = match (&state.limit, state.exit) {
+            (Some(limit), _) => (
+                Kind::CapHit,
+                format!("the grader stopped the server: {limit}"),
+            ),
+            (None, Some(exit)) if !state.killed => {
+                (Kind::ServerExited, format!("the server exited ({exit})"))
+            }
             _ => return None,
         };
         drop(state);
-        Some(format!("{what}{}", self.stderr_note()))
+        Some(Verdict::of(kind, format!("{what}{}", self.stderr_note())))
     }
 
     fn stderr_note(&self) -> String {
@@ -345,15 +333,20 @@ impl Server {
         }
     }
 
-    fn why_no_announce(&self) -> String {
+    fn why_no_announce(&self) -> Verdict {
         let state = self.shared.lock();
         let printed = if state.stdout_head.trim().is_empty() {
             "it printed nothing on stdout".to_string()
         } else {
             format!(
                 "its stdout began: {}",
-                crate::client::show(state.stdout_head.as_bytes())
+                crate::drive::client::show(state.stdout_head.as_bytes())
             )
+        };
+        let kind = if state.limit.is_some() {
+            Kind::CapHit
+        } else {
+            Kind::NoAnnounce
         };
         let what = if let Some(limit) = &state.limit {
             format!("the grader stopped the server before it announced: {limit}")
@@ -376,14 +369,17 @@ impl Server {
             )
         };
         drop(state);
-        format!("{what}{}", self.stderr_note())
+        Verdict::of(kind, format!("{what}{}", self.stderr_note()))
     }
 
     /// Kills the server's whole tree now and waits until it is gone. Idempotent.
     pub fn kill(&self) {
         {
             let mut control = self.control.lock().unwrap_or_else(|e| e.into_inner());
-            if control.write_all(b"kill\n").is_err() {
+            if control
+                .write_all(format!("{}\n", Order::Kill).as_bytes())
+                .is_err()
+            {
                 return;
             }
         }
@@ -398,7 +394,7 @@ impl Drop for Server {
         let control = self.control.get_mut().unwrap_or_else(|e| e.into_inner());
         let _ = control.shutdown(std::net::Shutdown::Both);
         let shepherd = self.shepherd.get_mut().unwrap_or_else(|e| e.into_inner());
-        crate::contain::finish(shepherd);
+        crate::contain::sweep::finish(shepherd);
     }
 }
 
@@ -423,28 +419,17 @@ fn spawn_reader(name: &str, shared: Arc<Shared>, f: impl FnOnce(Arc<Shared>) + S
 fn read_control(control: UnixStream, shared: &Shared) {
     for line in BufReader::new(control).lines() {
         let Ok(line) = line else { return };
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["started", pid] => shared.update(|s| s.pid = pid.parse().ok()),
-            ["spawn-failed", ..] => {
-                let msg = line["spawn-failed ".len()..].to_string();
-                shared.update(|s| s.spawn_error = Some(msg));
-            }
-            ["exited", _, "code", n] => {
-                let code = n.parse().unwrap_or(-1);
-                shared.update(|s| s.exit = Some(Exit::Code(code)));
-            }
-            ["exited", _, "signal", n] => {
-                let sig = n.parse().unwrap_or(0);
-                shared.update(|s| s.exit = Some(Exit::Signal(sig)));
-            }
-            ["limit", ..] => {
-                let msg = line["limit ".len()..].to_string();
-                shared.update(|s| s.limit = Some(msg));
-            }
-            ["killed"] => shared.update(|s| s.killed = true),
-            _ => {}
-        }
+        // A line the shepherd would never write is ignored, not trusted.
+        let Ok(status) = line.parse::<Status>() else {
+            continue;
+        };
+        shared.update(|s| match status {
+            Status::Started(pid) => s.pid = Some(pid),
+            Status::SpawnFailed(why) => s.spawn_error = Some(why),
+            Status::Exited(_, exit) => s.exit = Some(exit),
+            Status::Limit(what) => s.limit = Some(what),
+            Status::Killed => s.killed = true,
+        });
     }
 }
 

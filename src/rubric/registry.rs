@@ -1,7 +1,7 @@
 //! The architectures the workbook teaches, each with its chapter and its rubric.
 
-use crate::check::Check;
-use crate::checks;
+use crate::rubric as checks;
+use crate::rubric::check::Check;
 
 /// One architecture: `exercises/NAME` (`exercise-NAME`), `solutions/NAME`
 /// (`solution-NAME`), `book/src/NAME.md`, and the checks that grade it.

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use crate::check::{Category, Check};
-use crate::checks::common;
-use crate::client::Client;
+use crate::drive::client::Client;
+use crate::rubric::check::{Category, Check};
+use crate::rubric::common;
 
 /// The iterative rubric: the shared checks, then this architecture's.
 pub fn rubric() -> Vec<&'static Check> {

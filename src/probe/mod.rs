@@ -1,0 +1,10 @@
+//! Looking at a server from outside: everything the grader learns from `/proc` is read here,
+//! and nowhere else.
+//!
+//! - [`procfs`]: processes, threads, descriptors, memory and CPU time;
+//! - [`sockets`]: the TCP table and who holds which socket;
+//! - [`settle`]: waiting until a value stops changing, or a condition holds, with a deadline.
+
+pub mod procfs;
+pub mod settle;
+pub mod sockets;

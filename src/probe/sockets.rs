@@ -1,0 +1,99 @@
+//! The server's sockets: the kernel's TCP table (`/proc/net/tcp`, through the `procfs`
+//! crate) joined with the descriptors of the server's processes, so that a check can ask who
+//! holds the server's end of a client's connection, and how much of what the client sent is
+//! still unread.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use procfs::net::{TcpNetEntry, TcpState};
+
+use super::procfs::socket_inodes;
+
+/// The kernel's IPv4 TCP table, read once.
+pub struct Table(Vec<TcpNetEntry>);
+
+impl Table {
+    /// Reads the table now (empty if it cannot be read).
+    pub fn read() -> Table {
+        Table(procfs::net::tcp().unwrap_or_default())
+    }
+
+    /// The inode of the socket with local address `local` and peer `remote`; `None` if there
+    /// is none with a descriptor (inode 0: not accepted yet, or closed).
+    pub fn inode(&self, local: SocketAddr, remote: SocketAddr) -> Option<u64> {
+        self.0
+            .iter()
+            .find(|e| e.local_address == local && e.remote_address == remote && e.inode != 0)
+            .map(|e| e.inode)
+    }
+
+    /// The inode of the socket listening on `addr`, if any.
+    pub fn listener(&self, addr: SocketAddr) -> Option<u64> {
+        self.0
+            .iter()
+            .find(|e| e.state == TcpState::Listen && e.local_address == addr && e.inode != 0)
+            .map(|e| e.inode)
+    }
+
+    /// Bytes that reached the server's sockets on `port` from the clients on ports `peers`
+    /// but that the server has not read yet (the receive queues).
+    pub fn unread(&self, port: u16, peers: &[u16]) -> u64 {
+        self.0
+            .iter()
+            .filter(|e| e.local_address.port() == port)
+            .filter(|e| peers.contains(&e.remote_address.port()))
+            .map(|e| u64::from(e.rx_queue))
+            .sum()
+    }
+}
+
+/// Which processes hold which socket inodes, for a set of processes at one moment.
+pub struct Holders(HashMap<u64, Vec<i32>>);
+
+impl Holders {
+    /// The socket descriptors of each process in `pids`.
+    pub fn of(pids: impl IntoIterator<Item = i32>) -> Holders {
+        let mut by_inode: HashMap<u64, Vec<i32>> = HashMap::new();
+        for pid in pids {
+            for inode in socket_inodes(pid) {
+                let holders = by_inode.entry(inode).or_default();
+                if !holders.contains(&pid) {
+                    holders.push(pid);
+                }
+            }
+        }
+        Holders(by_inode)
+    }
+
+    /// The processes that hold `inode` (empty if none does).
+    pub fn of_inode(&self, inode: u64) -> &[i32] {
+        self.0.get(&inode).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_a_connection_its_holder_and_its_unread_bytes() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        client.write_all(b"unread\n").unwrap();
+        let me = std::process::id() as i32;
+        let peer = client.local_addr().unwrap();
+        let found = super::super::settle::poll(std::time::Duration::from_secs(2), || {
+            let table = Table::read();
+            (table.unread(addr.port(), &[peer.port()]) == 7).then_some(table)
+        })
+        .expect("the 7 bytes show in the receive queue");
+        let inode = found.inode(accepted.local_addr().unwrap(), peer).unwrap();
+        assert_eq!(Holders::of([me]).of_inode(inode), &[me]);
+        let listening = found.listener(addr).unwrap();
+        assert_eq!(Holders::of([me]).of_inode(listening), &[me]);
+    }
+}

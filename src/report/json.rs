@@ -1,0 +1,56 @@
+//! The workbook's own JSON (schema in `book/src/grader.md`).
+
+use serde::Serialize;
+
+use super::{book_path, Report};
+
+#[derive(Serialize)]
+pub struct Workbook<'a> {
+    arch: &'a str,
+    program: &'a str,
+    score: u32,
+    max_score: u32,
+    duration_ms: u64,
+    checks: Vec<CheckResult<'a>>,
+}
+
+#[derive(Serialize)]
+struct CheckResult<'a> {
+    id: &'a str,
+    category: &'a str,
+    points: u32,
+    max_points: u32,
+    passed: bool,
+    summary: &'a str,
+    message: &'a str,
+    /// Only for a failed check.
+    hint: &'a str,
+    book: String,
+    duration_ms: u64,
+}
+
+pub fn of(report: &Report) -> Workbook<'_> {
+    Workbook {
+        arch: &report.arch,
+        program: &report.program,
+        score: report.score(),
+        max_score: report.max_score(),
+        duration_ms: report.duration.as_millis() as u64,
+        checks: report
+            .outcomes
+            .iter()
+            .map(|o| CheckResult {
+                id: o.check.id,
+                category: o.check.category.name(),
+                points: o.points(),
+                max_points: o.check.points,
+                passed: o.passed,
+                summary: o.check.summary,
+                message: &o.message,
+                hint: if o.passed { "" } else { o.check.hint },
+                book: book_path(o.check),
+                duration_ms: o.duration.as_millis() as u64,
+            })
+            .collect(),
+    }
+}

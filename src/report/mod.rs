@@ -1,0 +1,100 @@
+//! The rubric, as people and classroom tools read it, behind one [`render`] function: a
+//! human table (colour only on a terminal, [`human`]), the workbook's JSON (schema in
+//! `book/src/grader.md`, [`json`]), Gradescope's `results.json` ([`gradescope`]), and the
+//! result GitHub Classroom's autograding reporter reads ([`classroom`]). Each machine format
+//! is a serde-derived struct of its own schema.
+
+mod classroom;
+mod gradescope;
+mod human;
+mod json;
+
+use std::time::Duration;
+
+use crate::rubric::check::Check;
+
+/// What one check concluded.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub check: &'static Check,
+    pub passed: bool,
+    /// Why it failed; empty when it passed.
+    pub message: String,
+    pub duration: Duration,
+}
+
+impl Outcome {
+    pub fn points(&self) -> u32 {
+        if self.passed {
+            self.check.points
+        } else {
+            0
+        }
+    }
+}
+
+/// Every outcome of one grading run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub arch: String,
+    pub program: String,
+    pub outcomes: Vec<Outcome>,
+    pub duration: Duration,
+    /// The tags of the servers this run started (see [`crate::contain::sweep::alive`]).
+    pub servers: Vec<String>,
+}
+
+impl Report {
+    pub fn score(&self) -> u32 {
+        self.outcomes.iter().map(Outcome::points).sum()
+    }
+
+    pub fn max_score(&self) -> u32 {
+        self.outcomes.iter().map(|o| o.check.points).sum()
+    }
+
+    pub fn full_marks(&self) -> bool {
+        self.outcomes.iter().all(|o| o.passed)
+    }
+}
+
+/// How to print a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The rubric for people: points, verdicts, hints
+    Human,
+    /// The workbook's JSON (schema: book/src/grader.md)
+    Json,
+    /// Gradescope's results.json
+    Gradescope,
+    /// GitHub Classroom's runner result (base64-encode it as a step's `result`)
+    Classroom,
+}
+
+/// `report` in `format`, ending with a newline. `color` adds ANSI colours to the human
+/// format (only wanted on a terminal).
+pub fn render(report: &Report, format: Format, color: bool) -> String {
+    let pretty = |value: serde_json::Result<String>| {
+        format!("{}\n", value.expect("a report always serialises"))
+    };
+    match format {
+        Format::Human => human::render(report, color),
+        Format::Json => pretty(serde_json::to_string_pretty(&json::of(report))),
+        Format::Gradescope => pretty(serde_json::to_string_pretty(&gradescope::of(report))),
+        Format::Classroom => pretty(serde_json::to_string(&classroom::of(report))),
+    }
+}
+
+/// What a failed check tells the learner: the verdict, the hint, where to read.
+fn failure_text(o: &Outcome) -> String {
+    format!(
+        "{}\nhint: {}\nread: {}",
+        o.message,
+        o.check.hint,
+        book_path(o.check)
+    )
+}
+
+fn book_path(check: &Check) -> String {
+    format!("book/src/{}", check.book)
+}
