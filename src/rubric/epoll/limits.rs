@@ -1,0 +1,173 @@
+//! Resources: memory per idle connection, closed peers, running out of descriptors.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::crowd::{connect_numbered, greeted};
+use super::writes::rss_kib;
+use super::{fds, settle, LIMIT};
+use crate::contain::shepherd::Limits;
+use crate::drive::client::{secs, Client};
+use crate::probe::procfs;
+use crate::rubric::check::{Category, Check};
+use crate::{ensure, fail};
+
+pub static IDLE_MEMORY: Check = Check {
+    id: "idle-memory",
+    category: Category::Resources,
+    points: 5,
+    summary: "1,000 idle connections cost at most 16 KiB of resident memory each",
+    hint: "an idle connection needs no buffer: read into one scratch buffer for all, and give a \
+           connection memory only while it holds an unfinished line or unsent output",
+    book: "epoll.md#memory-per-connection",
+    limit: LIMIT,
+    run: |ctx| {
+        const CLIENTS: usize = 1000;
+        const LIMIT_KIB: u64 = 16;
+        let server = ctx.start()?;
+        let mut first = Client::connect(server.addr())?;
+        first.echo(b"measure me\n")?;
+        let fds_before = fds(&server)?;
+        let rss_before = rss_kib(&server);
+        let clients = Client::connect_many(server.addr(), CLIENTS)?;
+        // Wait until the server has taken them all (or stopped taking more), then until its
+        // memory stops changing.
+        let held = settle(
+            || fds(&server).map(|n| n.saturating_sub(fds_before)),
+            CLIENTS,
+        )?;
+        let rss = settle(|| Ok(rss_kib(&server) as usize), usize::MAX)?;
+        drop(clients);
+        ensure!(
+            held > 0,
+            "1,000 clients connected, but the server's descriptors did not grow within 3 s: \
+             it did not accept them"
+        );
+        let grown = (rss as u64).saturating_sub(rss_before);
+        let each = grown / held as u64;
+        ensure!(
+            each <= LIMIT_KIB,
+            "1,000 idle clients connected (the server holds {held} of them) and the server's \
+             resident memory grew by {} KiB: {each} KiB per connection, over the {LIMIT_KIB} KiB \
+             allowed",
+            grown
+        );
+        Ok(())
+    },
+};
+
+pub static CLOSED_PEERS: Check = Check {
+    id: "closed-peers",
+    category: Category::Resources,
+    points: 5,
+    summary:
+        "after 1,000 clients leave (closing, resetting, mid-line), descriptors are back at baseline",
+    hint: "whenever a connection ends (EOF, or a read or write error such as a reset), remove \
+           it from the epoll set and from your map, so that its socket is closed",
+    book: "epoll.md#closing-connections",
+    limit: LIMIT,
+    run: |ctx| {
+        let server = ctx.start()?;
+        let mut first = Client::connect(server.addr())?;
+        first.echo(b"count the descriptors\n")?;
+        let baseline = fds(&server)?;
+        for batch in 0..5 {
+            let clients = greeted(&server, batch * 200 + 1, batch * 200 + 200, 1)?;
+            for (i, mut client) in clients.into_iter().enumerate() {
+                if i % 4 >= 2 {
+                    client.send(b"half a line")?;
+                }
+                if i % 2 == 1 {
+                    client.reset();
+                }
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let now = fds(&server)?;
+            if now <= baseline {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                fail!(
+                    "with one client connected the server had {baseline} descriptors open; then \
+                     1,000 more clients came and went, 200 at a time (half closed normally, half \
+                     reset the connection, half of each in the middle of a line), and 3 s later \
+                     it had {now}: {} descriptors leaked",
+                    now - baseline
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    },
+};
+
+pub static EMFILE: Check = Check {
+    id: "emfile",
+    category: Category::Robustness,
+    points: 5,
+    summary: "out of descriptors (limit 64, 101 clients), it neither dies nor spins, and recovers",
+    hint: "when accept fails with EMFILE the connection stays queued and a level-triggered \
+           listener stays ready: close a spare descriptor, accept and close the connection, \
+           reopen the spare (or stop watching the listener for a moment); never just retry",
+    book: "epoll.md#running-out-of-descriptors",
+    limit: LIMIT,
+    run: |ctx| {
+        const EXTRA: usize = 100;
+        let server = ctx.start_with(&Limits {
+            nofile: 64,
+            ..Limits::default()
+        })?;
+        let mut first = Client::connect_with(server.addr(), None, "client 1")?;
+        first.echo(b"before the crowd\n")?;
+        let crowd = connect_numbered(server.addr(), 2..=EXTRA + 1)?;
+        let story = "the server may open 64 descriptors, and 101 clients connected";
+        // A spinning server is runnable whenever we look, however busy the machine is (its
+        // share of CPU time is not: on a loaded machine a spinner may get little of it). So
+        // sample its state, and report the CPU it used as well.
+        let tps = procfs::ticks_per_second();
+        let ticks = || procfs::cpu_ticks(server.pid()).unwrap_or(0);
+        let before = ticks();
+        let window = Duration::from_secs(1);
+        let (mut samples, mut running) = (0, 0);
+        let end = Instant::now() + window;
+        while Instant::now() < end {
+            samples += 1;
+            if procfs::read(server.pid()).is_some_and(|p| p.state == 'R') {
+                running += 1;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        let percent = ticks().saturating_sub(before) * 100 / tps.max(1);
+        ensure!(
+            running * 2 < samples,
+            "{story}; over the next {} the server was running in {running} of {samples} \
+             looks (it used {percent}% of a CPU) while nothing was being sent: it is spinning \
+             on an accept that keeps failing",
+            secs(window)
+        );
+        first
+            .echo(b"still there?\n")
+            .map_err(|v| v.context(format!("{story}; then client 1 sent another line")))?;
+        drop(crowd);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let name = format!("newcomer {attempt}");
+            let served = Client::connect_with(server.addr(), None, &name).and_then(|mut c| {
+                c.send(b"room for me now?\n")?;
+                c.expect(b"room for me now?\n", Duration::from_millis(100))
+            });
+            match served {
+                Ok(()) => return Ok(()),
+                Err(v) if Instant::now() > deadline => fail!(
+                    "{story}; then 100 of them left, and for 3 s no new client was served \
+                     (the last try: {})",
+                    v.message
+                ),
+                Err(_) => thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    },
+};
