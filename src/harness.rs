@@ -16,10 +16,14 @@ use crate::report::Report;
 use crate::rubric::check::RunMemo;
 use crate::rubric::{registry as arch, run};
 
+/// The environment variable that sets the seed of a `cargo test` grading (the CLI takes
+/// `--seed N`): `WORKBOOK_SEED=N cargo test -p exercise-ARCH` replays a run.
+pub const SEED_VAR: &str = "WORKBOOK_SEED";
+
 /// The `main` of a crate's `tests/grade.rs`: grades `exe` against the rubric of `arch`.
 pub fn main(arch_name: &str, exe: &str) -> ExitCode {
     shepherd::run_if_requested();
-    let Some(arch) = arch::find(arch_name) else {
+    let Some(arch) = arch::find(arch_name).map(Arc::new) else {
         eprintln!("workbook: unknown architecture {arch_name:?}");
         return ExitCode::from(2);
     };
@@ -29,7 +33,17 @@ pub fn main(arch_name: &str, exe: &str) -> ExitCode {
     }
     sweep::init();
     let program = Program::new(exe);
-    let memo = Arc::new(RunMemo::default());
+    let seed = match std::env::var(SEED_VAR) {
+        Err(_) => run::fresh_seed(),
+        Ok(text) => match text.parse() {
+            Ok(seed) => seed,
+            Err(_) => {
+                eprintln!("workbook: {SEED_VAR}={text:?} is not a number");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let memo = Arc::new(RunMemo::new(seed));
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let begun = Instant::now();
     let trials = arch
@@ -37,8 +51,9 @@ pub fn main(arch_name: &str, exe: &str) -> ExitCode {
         .iter()
         .map(|&check| {
             let (program, memo, outcomes) = (program.clone(), memo.clone(), outcomes.clone());
+            let arch = arch.clone();
             Trial::test(check.id, move || {
-                let outcome = run::run_check(check, &program, &memo);
+                let outcome = run::run_graded(&arch, check, &program, &memo);
                 let result = if outcome.passed {
                     Ok(())
                 } else {
@@ -65,6 +80,7 @@ pub fn main(arch_name: &str, exe: &str) -> ExitCode {
             let report = Report {
                 arch: arch.name.to_string(),
                 program: program.display(),
+                seed,
                 outcomes,
                 duration: begun.elapsed(),
                 servers: memo.tags(),
@@ -104,9 +120,11 @@ fn summary(report: &Report) -> String {
         format!("start with `{}`", first.unwrap_or_default())
     };
     out.push_str(&format!(
-        "score: {}/{} ({verdict})",
+        "score: {}/{} ({verdict}; seed {}: {SEED_VAR}={} replays this run)",
         report.score(),
-        report.max_score()
+        report.max_score(),
+        report.seed,
+        report.seed
     ));
     out
 }

@@ -21,6 +21,8 @@ pub enum Kind {
     TimedOut,
     /// The grading run ran out of its budget before this check could run.
     Budget,
+    /// Not graded: the check grades an architecture the server was found not to be.
+    Gated,
     /// The grader itself failed (it could not start a thread, say): not the learner's fault.
     Grader,
 }

@@ -39,7 +39,7 @@ fn root() -> PathBuf {
 fn stub_fails(arch: &arch::Arch) -> Result<(), Failed> {
     let exe = cargo::build(&root(), &arch.exercise_package())?;
     let begun = Instant::now();
-    let report = run::grade(arch, &Program::new(exe));
+    let report = run::grade(arch, &Program::new(exe), run::fresh_seed());
     let took = begun.elapsed();
     if took > BUDGET {
         return Err(format!("grading the stub took {took:?}, over {BUDGET:?}").into());

@@ -16,10 +16,13 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::contain::output::{printable, todo_message, TODO};
 pub use crate::contain::protocol::Exit;
 use crate::contain::protocol::{Order, Status};
 use crate::contain::shepherd::{self, Limits};
 use crate::probe::procfs::{self, Proc};
+use crate::probe::settle::poll;
+use crate::probe::sockets::{Holders, Table};
 use crate::verdict::{Kind, Verdict};
 
 /// How long a server has to print its `listening on` line (contract: "Announcing").
@@ -133,6 +136,8 @@ pub struct Server {
     shepherd: Mutex<Child>,
     addr: SocketAddr,
     pid: i32,
+    /// The shepherd's pid: every process below it belongs to the server.
+    shepherd_pid: i32,
     tag: String,
     _dir: tempfile::TempDir,
 }
@@ -143,8 +148,8 @@ impl Server {
     /// Starts `program` with the listen address `127.0.0.1:0` appended, and waits for its
     /// announce line.
     pub fn start(program: &Program, limits: &Limits) -> Result<Server, Verdict> {
+        // A name that says nothing: a server must not be able to tell it is being graded.
         let dir = tempfile::Builder::new()
-            .prefix("workbook-server-")
             .tempdir()
             .map_err(|e| Verdict::new(format!("cannot make a working directory: {e}")))?;
         // The server may run as an unprivileged uid; let it use its working directory.
@@ -179,7 +184,8 @@ impl Server {
             .process_group(0)
             .spawn()
             .map_err(|e| Verdict::new(format!("cannot start the grader's shepherd: {e}")))?;
-        crate::contain::sweep::register(child.id() as i32, &ours);
+        let shepherd_pid = child.id() as i32;
+        crate::contain::sweep::register(shepherd_pid, &ours);
 
         let shared = Arc::new(Shared::default());
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -199,6 +205,7 @@ impl Server {
             shepherd: Mutex::new(child),
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             pid: 0,
+            shepherd_pid,
             tag,
             _dir: dir,
         };
@@ -227,10 +234,58 @@ impl Server {
         match announced {
             Some(addr) if server.pid > 0 => {
                 server.addr = addr;
+                server.verify_listener()?;
                 Ok(server)
             }
             _ => Err(server.why_no_announce()),
         }
+    }
+
+    /// Fails unless the announced address is on loopback and one of the server's own
+    /// processes holds the socket listening there: a program must not borrow another's port,
+    /// and a grader (perhaps root) must never connect where a program merely says.
+    fn verify_listener(&self) -> Result<(), Verdict> {
+        let addr = self.addr;
+        if addr.ip() != IpAddr::V4(Ipv4Addr::LOCALHOST) {
+            return Err(Verdict::of(
+                Kind::NoAnnounce,
+                format!(
+                    "the server announced {addr}, but the grader connects only to 127.0.0.1: \
+                     bind 127.0.0.1 and announce `listening on 127.0.0.1:PORT` (no connection \
+                     was attempted)"
+                ),
+            ));
+        }
+        // The contract has the server announce once it listens; the poll only forgives a
+        // /proc snapshot taken a moment early.
+        let held = poll(Duration::from_secs(2), || {
+            let tree = self.tree().into_iter().map(|p| p.pid);
+            let holds = |inode| !Holders::of(tree).of_inode(inode).is_empty();
+            match Table::read().listener(addr) {
+                Some(inode) if holds(inode) => Some(true),
+                // A daemon's parent exits once its child listens: only the child matters.
+                _ if self.exit().is_some() => Some(false),
+                _ => None,
+            }
+        });
+        if held == Some(true) {
+            return Ok(());
+        }
+        if let Some(obituary) = self.obituary() {
+            // It died (a stub at its todo!(), a crash): that is the story, and no client may
+            // connect to whatever now listens on that port.
+            return Err(obituary);
+        }
+        let what = if Table::read().listener(addr).is_some() {
+            "a socket listens there, but no process the server started holds it: a server must \
+             listen itself, not announce another program's port"
+        } else {
+            "nothing listens there: announce only once the listener is bound and listening"
+        };
+        Err(Verdict::of(
+            Kind::NoAnnounce,
+            format!("the server announced {addr}, but {what}"),
+        ))
     }
 
     /// The address the server announced.
@@ -248,19 +303,42 @@ impl Server {
         self.pid
     }
 
-    /// The server's main process and all its descendants, as `/proc` shows them now.
+    /// Everything the server started, as `/proc` shows it now: every process below its
+    /// shepherd, zombies included. Not only the main process's descendants: a process cloned
+    /// with `CLONE_PARENT` is the main process's sibling, and an orphan is re-parented to
+    /// the shepherd (a subreaper); work hidden there must count as the server's.
     pub fn tree(&self) -> Vec<Proc> {
         if self.pid <= 0 {
             return Vec::new();
         }
-        let mut tree: Vec<Proc> = procfs::read(self.pid).into_iter().collect();
-        tree.extend(procfs::descendants(self.pid));
-        tree
+        procfs::descendants(self.shepherd_pid)
     }
 
-    /// Descriptors open in the server's main process.
+    /// Descriptors open in the server's processes, summed (processes that share one table
+    /// count it once each); `None` once the main process is gone.
     pub fn fds(&self) -> Option<usize> {
-        procfs::open_fds(self.pid)
+        procfs::open_fds(self.pid)?;
+        Some(
+            self.tree()
+                .iter()
+                .filter(|p| !p.is_zombie())
+                .filter_map(|p| procfs::open_fds(p.pid))
+                .sum(),
+        )
+    }
+
+    /// CPU time (user and system, every thread) the server's living processes have used, in
+    /// nanoseconds.
+    pub fn cpu_ns(&self) -> u64 {
+        self.tree()
+            .iter()
+            .filter_map(|p| procfs::cpu_ns(p.pid))
+            .sum()
+    }
+
+    /// Whether any thread of the server's processes is running or runnable now.
+    pub fn running(&self) -> bool {
+        self.tree().iter().any(|p| procfs::any_task_running(p.pid))
     }
 
     /// How the main process ended, if it has.
@@ -283,16 +361,38 @@ impl Server {
         }
     }
 
+    /// Says so if the server's main process, or all of its processes, are stopped (state
+    /// `T`): a stopped server serves nobody, and every client's symptom is the same silence.
+    pub fn stopped(&self) -> Option<String> {
+        let tree = self.tree();
+        let live: Vec<_> = tree.iter().filter(|p| !p.is_zombie()).collect();
+        let stopped = |p: &&&Proc| p.state == 'T' || p.state == 't';
+        let main_stopped = live.iter().any(|p| p.pid == self.pid && stopped(&p));
+        (main_stopped || (!live.is_empty() && live.iter().all(|p| stopped(&p)))).then(|| {
+            format!(
+                "the server is stopped (state T{}: it stopped itself, or something sent it \
+                 SIGSTOP or SIGTSTP), so it serves nobody",
+                if main_stopped {
+                    ", its main process"
+                } else {
+                    ", every process"
+                }
+            )
+        })
+    }
+
     /// Why the shepherd killed the tree, if it did (a cap was exceeded).
     pub fn limit(&self) -> Option<String> {
         self.shared.lock().limit.clone()
     }
 
-    /// The last lines the server wrote to stderr.
+    /// The last lines the server wrote to stderr, made safe to print: every control
+    /// character but the newline is escaped, so that no escape sequence of the server's
+    /// reaches a terminal (a cleared screen, a forged score).
     pub fn stderr_tail(&self) -> String {
         let state = self.shared.lock();
         let (a, b) = state.stderr_tail.as_slices();
-        String::from_utf8_lossy(&[a, b].concat()).into_owned()
+        printable(&String::from_utf8_lossy(&[a, b].concat()))
     }
 
     /// A description of how the server ended, if it did: used to explain a failed check.
@@ -318,6 +418,9 @@ impl Server {
             _ => return None,
         };
         drop(state);
+        if let Some(todo) = todo_message(&self.stderr_tail()) {
+            return Some(Verdict::of(Kind::Todo, format!("{TODO}{todo}")));
+        }
         Some(Verdict::of(kind, format!("{what}{}", self.stderr_note())))
     }
 
@@ -477,14 +580,12 @@ fn read_stderr(mut stderr: impl Read, shared: &Shared) {
     }
 }
 
-/// `listening on 127.0.0.1:PORT` gives the address to connect to. An unspecified address
-/// (`0.0.0.0`) is reached through loopback.
+/// `listening on IP:PORT`: the address the server says it listens on. Only `127.0.0.1` is
+/// then accepted (see `verify_listener`), but any address is read, so that the verdict can
+/// name the wrong one.
 pub fn parse_announce(line: &str) -> Option<SocketAddr> {
     let rest = line.trim().strip_prefix("listening on ")?;
-    let mut addr: SocketAddr = rest.trim().parse().ok()?;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    }
+    let addr: SocketAddr = rest.trim().parse().ok()?;
     (addr.port() != 0).then_some(addr)
 }
 
@@ -500,7 +601,7 @@ mod tests {
         );
         assert_eq!(
             parse_announce("listening on 0.0.0.0:4000\r\n"),
-            Some("127.0.0.1:4000".parse().unwrap())
+            Some("0.0.0.0:4000".parse().unwrap())
         );
         assert_eq!(parse_announce("listening on 127.0.0.1:0"), None);
         assert_eq!(parse_announce("Listening on port 4000"), None);

@@ -13,6 +13,10 @@ use crate::verdict::Verdict;
 /// this leaves room for a machine busy with other work.
 pub const REPLY: Duration = Duration::from_secs(3);
 
+/// How many bytes more than it expects a check reads before it stops: enough to show what a
+/// wrong reply looks like, bounded whatever the server sends.
+pub const MARGIN: usize = 64 * 1024;
+
 /// How long a connect may take.
 pub const CONNECT: Duration = Duration::from_secs(3);
 
@@ -134,9 +138,11 @@ impl Client {
         (got, Ending::Timeout)
     }
 
-    /// Reads everything until the server ends the connection or `within` passes.
-    pub fn read_to_end(&mut self, within: Duration) -> (Vec<u8>, Ending) {
-        self.read_exact_within(usize::MAX, within)
+    /// Reads until the server ends the connection or `within` passes, keeping at most
+    /// `most` bytes: past them it stops reading (the ending is then [`Ending::Timeout`]), so
+    /// that a server flooding its replies cannot fill the grader's memory.
+    pub fn read_to_end(&mut self, within: Duration, most: usize) -> (Vec<u8>, Ending) {
+        self.read_exact_within(most, within)
     }
 
     /// Waits `period` and fails if any byte arrives meanwhile.

@@ -67,13 +67,6 @@ fn stat_fields(pid: i32) -> Option<Vec<String>> {
     Some(rest.split_whitespace().map(str::to_string).collect())
 }
 
-/// The sum of two numeric fields of `/proc/PID/stat`, numbered as in proc(5).
-fn stat_sum(pid: i32, a: usize, b: usize) -> Option<u64> {
-    let fields = stat_fields(pid)?;
-    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
-    Some(field(a)? + field(b)?)
-}
-
 /// Every process below `root` (not `root` itself), parents before children.
 pub fn descendants(root: i32) -> Vec<Proc> {
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
@@ -193,15 +186,8 @@ pub fn open_fds(pid: i32) -> Option<usize> {
     Some(fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }
 
-/// CPU time (user + system) `pid` has used, in clock ticks.
-pub fn cpu_ticks(pid: i32) -> Option<u64> {
-    stat_sum(pid, 14, 15) // utime, stime
-}
-
 /// CPU time `pid` has used, in nanoseconds: the sum over its threads of the time each
-/// has run (`/proc/PID/task/TID/schedstat`). Unlike [`cpu_ticks`], it does not round each
-/// process down to a whole tick, which would lose the time of many short-lived or mostly
-/// idle processes (a forking server's children).
+/// has run (`/proc/PID/task/TID/schedstat`).
 pub fn cpu_ns(pid: i32) -> Option<u64> {
     let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
     Some(
@@ -213,12 +199,19 @@ pub fn cpu_ns(pid: i32) -> Option<u64> {
     )
 }
 
-/// Clock ticks per second, for [`cpu_ticks`] and [`Proc::start`].
-pub fn ticks_per_second() -> u64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
+/// Whether any thread of `pid` is running or runnable (state `R`) now.
+pub fn any_task_running(pid: i32) -> bool {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
         .flatten()
-        .map_or(100, |t| t as u64)
+        .flatten()
+        .filter_map(|task| task.file_name().to_str()?.parse::<i32>().ok())
+        .any(|tid| {
+            fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat"))
+                .ok()
+                .and_then(|t| Some(t.get(t.rfind(')')? + 2..)?.starts_with('R')))
+                .unwrap_or(false)
+        })
 }
 
 #[cfg(test)]

@@ -29,7 +29,13 @@ pub fn of(report: &Report) -> Results {
     Results {
         score: report.score(),
         execution_time: report.duration.as_secs_f64(),
-        output: format!("{}: {}/{}", report.arch, report.score(), report.max_score()),
+        output: format!(
+            "{}: {}/{} (seed {})",
+            report.arch,
+            report.score(),
+            report.max_score(),
+            report.seed
+        ),
         stdout_visibility: "visible",
         tests: report
             .outcomes

@@ -1,41 +1,61 @@
-//! The human rubric: checks grouped by category, points, verdicts, hints.
+//! The human rubric: one row per check in rubric order (grouped by category), printed as each
+//! check finishes, with the verdict, hint and book section under a failure; then the score.
+//!
+//! An untouched stub fails every check at the same `todo!()`: that message is printed once,
+//! and the rows after it only refer to it.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{failure_text, Outcome, Report};
-use crate::rubric::check::Category;
+use crate::contain::output::{todo_place, TODO};
+use crate::rubric::check::{Category, Check};
+use crate::verdict::Kind;
 
-/// The human rubric. `color` adds ANSI colours (only wanted on a terminal).
-pub fn render(report: &Report, color: bool) -> String {
-    let paint = |code: &str, text: &str| {
-        if color {
+/// Prints a rubric row by row, as its checks finish.
+pub struct Printer {
+    color: bool,
+    width: usize,
+    category: Option<Category>,
+    /// The `todo!()` the last rows stopped at, printed in full once.
+    todo: Option<String>,
+}
+
+impl Printer {
+    /// A printer for a rubric of `checks`.
+    pub fn new(checks: &[&Check], color: bool) -> Printer {
+        Printer {
+            color,
+            width: checks.iter().map(|c| c.id.len()).max().unwrap_or(0),
+            category: None,
+            todo: None,
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
             text.to_string()
         }
-    };
-    let width = report
-        .outcomes
-        .iter()
-        .map(|o| o.check.id.len())
-        .max()
-        .unwrap_or(0);
-    let mut out = String::new();
-    let _ = writeln!(out, "Rubric for `{}`: {}", report.arch, report.program);
-    // Grouped by category, in rubric order within each.
-    let mut grouped: Vec<&Outcome> = report.outcomes.iter().collect();
-    grouped.sort_by_key(|o| o.check.category);
-    let mut category: Option<Category> = None;
-    for o in grouped {
-        if category != Some(o.check.category) {
-            category = Some(o.check.category);
-            let _ = writeln!(out, "\n  {}", paint("1", o.check.category.name()));
+    }
+
+    /// The first line: what is graded against which rubric.
+    pub fn header(&self, arch: &str, program: &str) -> String {
+        format!("Rubric for `{arch}`: {program}\n")
+    }
+
+    /// One check's row, and its verdict if it failed.
+    pub fn row(&mut self, o: &Outcome) -> String {
+        let mut out = String::new();
+        if self.category != Some(o.check.category) {
+            self.category = Some(o.check.category);
+            let _ = writeln!(out, "\n  {}", self.paint("1", o.check.category.name()));
         }
         let mark = if o.passed {
-            paint("32", "PASS")
+            self.paint("32", "PASS")
         } else {
-            paint("31", "FAIL")
+            self.paint("31", "FAIL")
         };
         let _ = writeln!(
             out,
@@ -45,20 +65,63 @@ pub fn render(report: &Report, color: bool) -> String {
             o.check.points,
             o.check.summary,
             duration(o.duration),
+            width = self.width,
         );
-        if !o.passed {
+        let same = |todo: &String| todo_place(todo) == todo_place(&o.message);
+        if o.kind == Some(Kind::Todo) && self.todo.as_ref().is_some_and(same) {
+            let _ = writeln!(out, "         stopped at the same todo!() as above");
+        } else if !o.passed {
+            self.todo = (o.kind == Some(Kind::Todo)).then(|| o.message.clone());
             for line in failure_text(o).lines() {
                 let _ = writeln!(out, "         {line}");
             }
         }
+        out
     }
-    let total = format!("Score: {}/{}", report.score(), report.max_score());
-    let total = if report.full_marks() {
-        paint("1;32", &format!("{total}  full marks"))
-    } else {
-        paint("1", &total)
-    };
-    let _ = writeln!(out, "\n{total}  ({})", duration(report.duration));
+
+    /// The score, and how to replay the run; for a stub, which `todo!()` to write first.
+    pub fn footer(&self, report: &Report) -> String {
+        let mut out = String::new();
+        let failed: Vec<&Outcome> = report.outcomes.iter().filter(|o| !o.passed).collect();
+        let all_todo = !failed.is_empty()
+            && failed.iter().all(|o| {
+                o.kind == Some(Kind::Todo)
+                    && todo_place(&o.message) == todo_place(&failed[0].message)
+            });
+        if all_todo {
+            let todo = failed[0].message.trim_start_matches(TODO);
+            let _ = writeln!(
+                out,
+                "\nEvery check stopped at the same todo!(): write that first, then grade \
+                 again. It says: {todo}"
+            );
+        }
+        let total = format!("Score: {}/{}", report.score(), report.max_score());
+        let total = if report.full_marks() {
+            self.paint("1;32", &format!("{total}  full marks"))
+        } else {
+            self.paint("1", &total)
+        };
+        let _ = writeln!(
+            out,
+            "\n{total}  ({}; seed {}: `--seed {}` replays this run)",
+            duration(report.duration),
+            report.seed,
+            report.seed
+        );
+        out
+    }
+}
+
+/// The whole human rubric of a finished run.
+pub fn render(report: &Report, color: bool) -> String {
+    let checks: Vec<&Check> = report.outcomes.iter().map(|o| o.check).collect();
+    let mut printer = Printer::new(&checks, color);
+    let mut out = printer.header(&report.arch, &report.program);
+    for o in &report.outcomes {
+        out.push_str(&printer.row(o));
+    }
+    out.push_str(&printer.footer(report));
     out
 }
 

@@ -8,6 +8,7 @@ use super::{book_path, Report};
 pub struct Workbook<'a> {
     arch: &'a str,
     program: &'a str,
+    seed: u64,
     score: u32,
     max_score: u32,
     duration_ms: u64,
@@ -33,6 +34,7 @@ pub fn of(report: &Report) -> Workbook<'_> {
     Workbook {
         arch: &report.arch,
         program: &report.program,
+        seed: report.seed,
         score: report.score(),
         max_score: report.max_score(),
         duration_ms: report.duration.as_millis() as u64,

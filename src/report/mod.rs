@@ -6,24 +6,49 @@
 
 mod classroom;
 mod gradescope;
-mod human;
+pub mod human;
 mod json;
 
 use std::time::Duration;
 
 use crate::rubric::check::Check;
+use crate::verdict::{Kind, Verdict};
 
 /// What one check concluded.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub check: &'static Check,
     pub passed: bool,
+    /// What kind of failure; `None` when it passed.
+    pub kind: Option<Kind>,
     /// Why it failed; empty when it passed.
     pub message: String,
     pub duration: Duration,
 }
 
 impl Outcome {
+    pub fn of(check: &'static Check, result: Result<(), Verdict>, duration: Duration) -> Outcome {
+        let (kind, message) = match result {
+            Ok(()) => (None, String::new()),
+            Err(v) => (Some(v.kind), v.message),
+        };
+        Outcome {
+            check,
+            passed: kind.is_none(),
+            kind,
+            message,
+            duration,
+        }
+    }
+
+    /// The check's result again, as a verdict.
+    pub fn result(&self) -> Result<(), Verdict> {
+        match self.kind {
+            None => Ok(()),
+            Some(kind) => Err(Verdict::of(kind, self.message.clone())),
+        }
+    }
+
     pub fn points(&self) -> u32 {
         if self.passed {
             self.check.points
@@ -38,6 +63,8 @@ impl Outcome {
 pub struct Report {
     pub arch: String,
     pub program: String,
+    /// The seed of the run's random data: `--seed N` replays it.
+    pub seed: u64,
     pub outcomes: Vec<Outcome>,
     pub duration: Duration,
     /// The tags of the servers this run started (see [`crate::contain::sweep::alive`]).

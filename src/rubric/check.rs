@@ -2,11 +2,13 @@
 //! that explains it, plus the function that runs it. The rubric of an architecture is a list
 //! of them (`workbook rubric ARCH` prints it).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::contain::server::{Program, Server};
 use crate::contain::shepherd::Limits;
+use crate::drive::random::Rng;
 use crate::verdict::{Kind, Outcome, Verdict};
 
 /// What a check looks at.
@@ -52,19 +54,65 @@ pub struct Check {
 }
 
 /// Shared by the checks of one grading run.
-#[derive(Default)]
 pub struct RunMemo {
+    /// The run's seed: the random lines every check mixes into its traffic come from it, so
+    /// that `--seed N` replays a run exactly.
+    pub seed: u64,
+    begun: Instant,
     /// Set when a server never announced within the timeout: later checks fail at once with
     /// the same verdict instead of waiting again.
     no_announce: OnceLock<Verdict>,
     /// The tag of every server started in this run, to look for strays afterwards.
     tags: Mutex<Vec<String>>,
+    /// Time spent waiting for servers to announce: the contract allows it, so no budget
+    /// counts it.
+    announcing: Mutex<Duration>,
+    /// What each gate check concluded (see [`crate::rubric::registry::Arch::gate_for`]): a
+    /// gate runs once per run, whichever check needs it first.
+    gates: Mutex<HashMap<&'static str, Result<(), Verdict>>>,
 }
 
 impl RunMemo {
-    pub fn tags(&self) -> Vec<String> {
-        self.tags.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    pub fn new(seed: u64) -> RunMemo {
+        RunMemo {
+            seed,
+            begun: Instant::now(),
+            no_announce: OnceLock::new(),
+            tags: Mutex::new(Vec::new()),
+            announcing: Mutex::new(Duration::ZERO),
+            gates: Mutex::new(HashMap::new()),
+        }
     }
+
+    pub fn tags(&self) -> Vec<String> {
+        lock(&self.tags).clone()
+    }
+
+    /// Time the run has taken.
+    pub fn elapsed(&self) -> Duration {
+        self.begun.elapsed()
+    }
+
+    /// Time the run has taken, less what its servers spent announcing.
+    pub fn busy(&self) -> Duration {
+        self.begun.elapsed().saturating_sub(*lock(&self.announcing))
+    }
+
+    /// The gate's result: the one recorded, or, the first time, `run`'s.
+    pub(crate) fn gate(
+        &self,
+        gate: &'static Check,
+        run: impl FnOnce() -> Result<(), Verdict>,
+    ) -> Result<(), Verdict> {
+        // Held while the gate runs: a second check that needs it waits for the first result.
+        let mut gates = lock(&self.gates);
+        gates.entry(gate.id).or_insert_with(run).clone()
+    }
+}
+
+/// Locks `mutex`, even if a thread panicked while holding it: what it guards stays usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What a check's function gets: a way to start the server under test. Every server started
@@ -72,16 +120,38 @@ impl RunMemo {
 pub struct Ctx {
     program: Program,
     memo: Arc<RunMemo>,
+    /// The check this context runs: random data is drawn per check, so that filtering
+    /// checks does not change what another check sends.
+    check: &'static str,
     servers: Mutex<Vec<Arc<Server>>>,
+    /// Time this check's servers spent announcing, which its time limit does not count.
+    announcing: Mutex<Duration>,
 }
 
 impl Ctx {
-    pub(crate) fn new(program: Program, memo: Arc<RunMemo>) -> Ctx {
+    pub(crate) fn new(program: Program, memo: Arc<RunMemo>, check: &'static str) -> Ctx {
         Ctx {
             program,
             memo,
+            check,
             servers: Mutex::new(Vec::new()),
+            announcing: Mutex::new(Duration::ZERO),
         }
+    }
+
+    /// A generator for this check's random data, from the run's seed; `stream` tells apart
+    /// several streams in one check.
+    pub fn rng(&self, stream: u64) -> Rng {
+        let mut hash = self.memo.seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for byte in self.check.bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01B3);
+        }
+        Rng::new(hash)
+    }
+
+    /// Time this check's servers spent announcing.
+    pub(crate) fn announcing(&self) -> Duration {
+        *lock(&self.announcing)
     }
 
     /// Starts the server with the default limits.
@@ -95,15 +165,17 @@ impl Ctx {
             return Err(verdict.clone());
         }
         let begun = Instant::now();
-        match Server::start(&self.program, limits) {
+        let started = Server::start(&self.program, limits);
+        let waited = begun
+            .elapsed()
+            .min(crate::contain::server::ANNOUNCE_TIMEOUT);
+        *lock(&self.announcing) += waited;
+        *lock(&self.memo.announcing) += waited;
+        match started {
             Ok(server) => {
                 let server = Arc::new(server);
-                self.memo
-                    .tags
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(server.tag().to_string());
-                self.lock().push(server.clone());
+                lock(&self.memo.tags).push(server.tag().to_string());
+                lock(&self.servers).push(server.clone());
                 Ok(server)
             }
             Err(verdict) => {
@@ -118,28 +190,22 @@ impl Ctx {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Server>>> {
-        self.servers.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Adds what became of the servers to a failure: a crash explains most failures better
     /// than the symptom a client saw.
     pub(crate) fn explain(&self, verdict: Verdict) -> Verdict {
-        let servers = self.lock().clone();
+        let servers = lock(&self.servers).clone();
         for server in servers {
             if let Some(obituary) = server.obituary() {
-                if let Some(todo) = todo_message(&server.stderr_tail()) {
-                    return Verdict::of(
-                        Kind::Todo,
-                        format!(
-                            "the server stopped at a todo!() that is still to be written: {todo}"
-                        ),
-                    );
+                if obituary.kind == Kind::Todo {
+                    return obituary;
                 }
                 return Verdict::of(
                     obituary.kind,
                     format!("{}\n{}", verdict.message, obituary.message),
                 );
+            }
+            if let Some(stopped) = server.stopped() {
+                return verdict.context(stopped);
             }
         }
         verdict
@@ -147,46 +213,9 @@ impl Ctx {
 
     /// Kills every server this check started.
     pub(crate) fn stop_all(&self) {
-        let servers: Vec<_> = self.lock().drain(..).collect();
+        let servers: Vec<_> = lock(&self.servers).drain(..).collect();
         for server in servers {
             server.kill();
         }
-    }
-}
-
-/// The message of a `todo!()` panic in a server's stderr, with where it is.
-fn todo_message(stderr: &str) -> Option<String> {
-    let lines: Vec<&str> = stderr.lines().collect();
-    let i = lines
-        .iter()
-        .position(|l| l.contains("not yet implemented"))?;
-    let what = lines[i].trim().trim_start_matches("not yet implemented: ");
-    let place = lines[..i]
-        .iter()
-        .rev()
-        .find_map(|l| l.split(" panicked at ").nth(1))
-        .map(|p| p.trim_end_matches(':'));
-    Some(match place {
-        Some(place) => format!("{what} ({place})"),
-        None => what.to_string(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_the_todo() {
-        let stderr = "\nthread 'main' (123) panicked at exercises/iterative/src/lib.rs:22:5:\n\
-                      not yet implemented: write the accept loop\nnote: run with RUST_BACKTRACE=1\n";
-        assert_eq!(
-            todo_message(stderr).as_deref(),
-            Some("write the accept loop (exercises/iterative/src/lib.rs:22:5)")
-        );
-        assert_eq!(
-            todo_message("thread 'main' panicked at x.rs:1:1:\nboom"),
-            None
-        );
     }
 }

@@ -8,10 +8,35 @@ use crate::rubric::check::Check;
 pub struct Arch {
     pub name: &'static str,
     pub title: &'static str,
+    /// The check that proves the server is of this architecture (a child per connection,
+    /// one thread for all, ...). Every check of the architecture's own after the shared ones
+    /// is graded only once the gate passes: without it, they would reward a server for
+    /// what another architecture gets for free (a forking check passes vacuously when no
+    /// child is ever forked).
+    pub gate: &'static Check,
+    /// The whole rubric, grouped by category: within each, the shared checks, then the
+    /// architecture's own.
     pub checks: Vec<&'static Check>,
 }
 
 impl Arch {
+    /// An architecture whose rubric is `checks`, grouped by category (stably, so in the
+    /// order given within each): the order every front end runs and lists them in.
+    fn new(
+        name: &'static str,
+        title: &'static str,
+        gate: &'static Check,
+        mut checks: Vec<&'static Check>,
+    ) -> Arch {
+        checks.sort_by_key(|c| c.category);
+        Arch {
+            name,
+            title,
+            gate,
+            checks,
+        }
+    }
+
     pub fn exercise_package(&self) -> String {
         format!("exercise-{}", self.name)
     }
@@ -27,31 +52,41 @@ impl Arch {
     pub fn max_score(&self) -> u32 {
         self.checks.iter().map(|c| c.points).sum()
     }
+
+    /// The gate `check` needs to pass first: none for a shared check or the gate itself.
+    pub fn gate_for(&self, check: &Check) -> Option<&'static Check> {
+        let shared = checks::common::rubric().iter().any(|c| c.id == check.id);
+        (!shared && check.id != self.gate.id).then_some(self.gate)
+    }
 }
 
 /// Every architecture, in the book's order.
 pub fn all() -> Vec<Arch> {
     vec![
-        Arch {
-            name: "iterative",
-            title: "Iterative: one connection at a time",
-            checks: checks::iterative::rubric(),
-        },
-        Arch {
-            name: "forking",
-            title: "Forking: a process per connection",
-            checks: checks::forking::rubric(),
-        },
-        Arch {
-            name: "threaded",
-            title: "Threaded: a thread per connection",
-            checks: checks::threaded::rubric(),
-        },
-        Arch {
-            name: "epoll",
-            title: "Epoll: one thread, many connections",
-            checks: checks::epoll::rubric(),
-        },
+        Arch::new(
+            "iterative",
+            "Iterative: one connection at a time",
+            &checks::iterative::SINGLE_PROCESS,
+            checks::iterative::rubric(),
+        ),
+        Arch::new(
+            "forking",
+            "Forking: a process per connection",
+            &checks::forking::CHILD_PER_CONNECTION,
+            checks::forking::rubric(),
+        ),
+        Arch::new(
+            "threaded",
+            "Threaded: a thread per connection",
+            &checks::threaded::THREAD_PER_CONNECTION,
+            checks::threaded::rubric(),
+        ),
+        Arch::new(
+            "epoll",
+            "Epoll: one thread, many connections",
+            &checks::epoll::SINGLE_THREAD,
+            checks::epoll::rubric(),
+        ),
     ]
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::LIMIT;
 use crate::contain::server::Server;
-use crate::drive::client::{secs, show, Client, Ending, REPLY};
+use crate::drive::client::{secs, show, Client, Ending, MARGIN, REPLY};
 use crate::drive::traffic::{fill_until_blocked, lines_of};
 use crate::rubric::check::{Category, Check};
 use crate::verdict::{Outcome, Verdict};
@@ -24,16 +24,20 @@ pub static HALF_CLOSE: Check = Check {
     run: |ctx| {
         let server = ctx.start()?;
         let mut client = Client::connect(server.addr())?;
-        client.send(b"first\nsecond\nunfinished fragment")?;
+        let mut rng = ctx.rng(0);
+        let expected = [&b"first\nsecond\n"[..], &rng.line(100)].concat();
+        let fragment_len = 1 + rng.below(30);
+        let fragment = rng.text(fragment_len);
+        let sent = [&expected[..], &fragment].concat();
+        client.send(&sent)?;
         client.shutdown_write()?;
-        let (got, ending) = client.read_to_end(REPLY);
-        let expected = b"first\nsecond\n";
+        let (got, ending) = client.read_to_end(REPLY, expected.len() + MARGIN);
         ensure!(
             got == expected && ending == Ending::Eof,
             "sent {} and then EOF (shutdown of the write side); expected {} and then the server \
              closing the connection, got {} {}",
-            show(b"first\nsecond\nunfinished fragment"),
-            show(expected),
+            show(&sent),
+            show(&expected),
             show(&got),
             match ending {
                 Ending::Timeout => format!("and the connection stayed open for {}", secs(REPLY)),
@@ -93,7 +97,10 @@ pub fn over_long_line(server: &Server, client: &mut Client) -> Outcome {
         }
         sent
     });
-    let (got, ending) = client.read_to_end(Duration::from_secs(6));
+    let (got, ending) = client.read_to_end(
+        Duration::from_secs(6),
+        workbook_kit::TOO_LONG.len() + MARGIN,
+    );
     stop.store(true, Ordering::Relaxed);
     let sent = sender.join().unwrap_or(0);
     let expected = workbook_kit::TOO_LONG;

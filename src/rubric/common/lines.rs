@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::LIMIT;
 use crate::drive::client::{show, Client, REPLY};
-use crate::drive::traffic::{exchange, lines_of, patterned};
+use crate::drive::traffic::{exchange, lines_of};
 use crate::fail;
 use crate::rubric::check::{Category, Check};
 
@@ -18,7 +18,10 @@ pub static ONE_LINE: Check = Check {
     limit: LIMIT,
     run: |ctx| {
         let server = ctx.start()?;
-        Client::connect(server.addr())?.echo(b"hello, workbook\n")
+        let mut client = Client::connect(server.addr())?;
+        client.echo(b"hello, workbook\n")?;
+        // And one no server can have been written to expect.
+        client.echo(&ctx.rng(0).line(1000))
     },
 };
 
@@ -34,8 +37,13 @@ pub static PIPELINED: Check = Check {
     run: |ctx| {
         let server = ctx.start()?;
         let mut client = Client::connect(server.addr())?;
+        let mut rng = ctx.rng(0);
         let lines: Vec<u8> = (1..=1000)
-            .flat_map(|i| format!("line {i:04} of 1000\n").into_bytes())
+            .flat_map(|i| {
+                let mut line = format!("line {i:04} of 1000: ").into_bytes();
+                line.extend(rng.line(60));
+                line
+            })
             .collect();
         client.send(&lines)?;
         client
@@ -56,7 +64,9 @@ pub static BYTE_BY_BYTE: Check = Check {
     run: |ctx| {
         let server = ctx.start()?;
         let mut client = Client::connect(server.addr())?;
-        let line = b"one byte at a time\n";
+        let mut line = b"one byte at a time: ".to_vec();
+        line.extend(ctx.rng(0).line(12));
+        let line = &line[..];
         let (body, newline) = line.split_at(line.len() - 1);
         for byte in body {
             client.send(std::slice::from_ref(byte))?;
@@ -90,14 +100,18 @@ pub static LINE_THEN_FRAGMENT: Check = Check {
     run: |ctx| {
         let server = ctx.start()?;
         let mut client = Client::connect(server.addr())?;
-        let sent = b"a complete line\nand the start of the next";
-        client.send(sent)?;
+        let mut rng = ctx.rng(0);
+        let complete = rng.line(200);
+        let next = rng.line(200);
+        let (start, rest) = next.split_at(rng.below(next.len() - 1) + 1);
+        let sent = [&complete[..], start].concat();
+        client.send(&sent)?;
         client
-            .expect(b"a complete line\n", REPLY)
-            .map_err(|v| v.context(format!("after {} in one write", show(sent))))?;
-        client.send(b" one\n")?;
+            .expect(&complete, REPLY)
+            .map_err(|v| v.context(format!("after {} in one write", show(&sent))))?;
+        client.send(rest)?;
         client
-            .expect(b"and the start of the next one\n", REPLY)
+            .expect(&next, REPLY)
             .map_err(|v| v.context("after the rest of the second line"))
     },
 };
@@ -122,6 +136,10 @@ pub static BINARY: Check = Check {
         for line in lines {
             client.echo(line)?;
         }
+        let mut rng = ctx.rng(0);
+        for _ in 0..3 {
+            client.echo(&rng.binary_line(2000))?;
+        }
         Ok(())
     },
 };
@@ -139,7 +157,16 @@ pub static EMPTY_LINES: Check = Check {
         let mut client = Client::connect(server.addr())?;
         client.echo(b"\n")?;
         client.echo(b"\n\n\n")?;
-        client.echo(b"before\n\nafter\n")
+        client.echo(b"before\n\nafter\n")?;
+        // Empty lines at random among others, all in one write.
+        let mut rng = ctx.rng(0);
+        let mixed: Vec<u8> = (0..20)
+            .flat_map(|_| match rng.below(2) {
+                0 => b"\n".to_vec(),
+                _ => rng.line(30),
+            })
+            .collect();
+        client.echo(&mixed)
     },
 };
 
@@ -154,13 +181,15 @@ pub static LONGEST_LINE: Check = Check {
     run: |ctx| {
         let server = ctx.start()?;
         let mut client = Client::connect(server.addr())?;
-        let line = patterned(workbook_kit::MAX_LINE);
+        let mut rng = ctx.rng(0);
+        let mut line = rng.text(workbook_kit::MAX_LINE - 1);
+        line.push(b'\n');
         client.send(&line)?;
         client
             .expect(&line, REPLY)
             .map_err(|v| v.context("after one line of 65,536 bytes"))?;
-        // The same length again, split where a 64 KiB read buffer would end.
-        let (head, tail) = line.split_at(40_000);
+        // The same length again, split at a random point.
+        let (head, tail) = line.split_at(1 + rng.below(line.len() - 1));
         client.send(head)?;
         std::thread::sleep(Duration::from_millis(20));
         client.send(tail)?;
@@ -182,7 +211,7 @@ pub static MEBIBYTE: Check = Check {
     run: |ctx| {
         let server = ctx.start()?;
         let client = Client::connect(server.addr())?;
-        let data = lines_of(1 << 20, 7);
+        let data = lines_of(1 << 20, ctx.rng(0).below(usize::MAX) as u64);
         exchange(client, &data, Duration::from_secs(10))
     },
 };

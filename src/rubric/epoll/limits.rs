@@ -8,7 +8,6 @@ use super::writes::rss_kib;
 use super::{fds, settle, LIMIT};
 use crate::contain::shepherd::Limits;
 use crate::drive::client::{secs, Client};
-use crate::probe::procfs;
 use crate::rubric::check::{Category, Check};
 use crate::{ensure, fail};
 
@@ -125,20 +124,18 @@ pub static EMFILE: Check = Check {
         // A spinning server is runnable whenever we look, however busy the machine is (its
         // share of CPU time is not: on a loaded machine a spinner may get little of it). So
         // sample its state, and report the CPU it used as well.
-        let tps = procfs::ticks_per_second();
-        let ticks = || procfs::cpu_ticks(server.pid()).unwrap_or(0);
-        let before = ticks();
+        let before = server.cpu_ns();
         let window = Duration::from_secs(1);
         let (mut samples, mut running) = (0, 0);
         let end = Instant::now() + window;
         while Instant::now() < end {
             samples += 1;
-            if procfs::read(server.pid()).is_some_and(|p| p.state == 'R') {
+            if server.running() {
                 running += 1;
             }
             thread::sleep(Duration::from_millis(10));
         }
-        let percent = ticks().saturating_sub(before) * 100 / tps.max(1);
+        let percent = server.cpu_ns().saturating_sub(before) * 100 / window.as_nanos() as u64;
         ensure!(
             running * 2 < samples,
             "{story}; over the next {} the server was running in {running} of {samples} \

@@ -1,15 +1,17 @@
 //! A child per connection: who holds each connection, and children that end with it.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::contain::server::Server;
-use crate::drive::client::{secs, show, Client, Ending, REPLY};
+use crate::drive::client::{secs, show, Client, Ending, MARGIN, REPLY};
 use crate::drive::traffic::{self};
 use crate::probe::procfs::{self};
 use crate::probe::settle::poll;
 use crate::probe::sockets::{self, Table};
 use crate::rubric::check::{Category, Check};
+use crate::verdict::Verdict;
 use crate::{ensure, fail};
 
 use super::{live_children, names, new_since, still_running, Leave, EXIT_GRACE, IDLE, LIMIT};
@@ -48,6 +50,33 @@ pub static CHILD_PER_CONNECTION: Check = Check {
         for client in &mut clients {
             let line = format!("{} has a process of its own\n", client.name);
             client.echo(line.as_bytes())?;
+        }
+        // Children existing is not enough (a threaded server may fork idle decoys): who
+        // holds each connection? Each must be held by one child, its own.
+        let sockets = Sockets::of(&server);
+        let mut owners = HashMap::new();
+        for client in &clients {
+            let holders = sockets.holders(client).ok_or_else(|| {
+                Verdict::new(format!(
+                    "{} was served, but no process of the server holds its connection",
+                    client.name
+                ))
+            })?;
+            ensure!(
+                !holders.main && holders.others.len() == 1,
+                "{}'s connection was held by {}; in a forking server only the child that \
+                 serves a connection holds it (the parent closes its copy right after fork)",
+                client.name,
+                holders.who(&server)
+            );
+            if let Some(other) = owners.insert(holders.others[0], &client.name) {
+                fail!(
+                    "{other} and {} were served by the same child process ({}); a forking \
+                     server gives each connection a child of its own",
+                    client.name,
+                    holders.others[0]
+                );
+            }
         }
         Ok(())
     },
@@ -125,7 +154,7 @@ pub static PARENT_CLOSES: Check = Check {
         let first = &mut clients[0];
         first.send(b"goodbye\n")?;
         first.shutdown_write()?;
-        let (got, ending) = first.read_to_end(REPLY);
+        let (got, ending) = first.read_to_end(REPLY, MARGIN);
         if got == b"goodbye\n" && ending == Ending::Eof {
             return Ok(());
         }
@@ -195,7 +224,8 @@ pub(super) struct Holders {
 }
 
 impl Holders {
-    fn describe(&self, server: &Server) -> String {
+    /// The holders, in words: "the server's main process (pid 12) and 2 children".
+    fn who(&self, server: &Server) -> String {
         let mut who = Vec::new();
         if self.main {
             who.push(format!("the server's main process (pid {})", server.pid()));
@@ -205,11 +235,15 @@ impl Holders {
             [one] => who.push(format!("child {one}")),
             many => who.push(format!("{} children", many.len())),
         }
+        who.join(" and ")
+    }
+
+    fn describe(&self, server: &Server) -> String {
         format!(
             "the server's end of its connection was still open in {}, and a connection closes \
              only when every copy of its descriptor is closed (children forked while the \
              parent held a copy inherited it)",
-            who.join(" and in ")
+            self.who(server).replace(" and ", " and in ")
         )
     }
 }
