@@ -11,6 +11,9 @@ pub enum Kind {
     Wrong,
     /// The server never printed its address (exited first, stayed silent, flooded stdout).
     NoAnnounce,
+    /// The server announced an address the grader will not connect to: off loopback, or a
+    /// port that no process of the server's listens on.
+    Address,
     /// The grader killed the server for exceeding a cap (processes, threads, memory, disk).
     CapHit,
     /// The server's main process ended while it should have been serving.

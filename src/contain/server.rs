@@ -248,7 +248,7 @@ impl Server {
         let addr = self.addr;
         if addr.ip() != IpAddr::V4(Ipv4Addr::LOCALHOST) {
             return Err(Verdict::of(
-                Kind::NoAnnounce,
+                Kind::Address,
                 format!(
                     "the server announced {addr}, but the grader connects only to 127.0.0.1: \
                      bind 127.0.0.1 and announce `listening on 127.0.0.1:PORT` (no connection \
@@ -262,10 +262,10 @@ impl Server {
             let tree = self.tree().into_iter().map(|p| p.pid);
             let holds = |inode| !Holders::of(tree).of_inode(inode).is_empty();
             match Table::read().listener(addr) {
-                Some(inode) if holds(inode) => Some(true),
+                Some(inode) => Some(holds(inode)),
                 // A daemon's parent exits once its child listens: only the child matters.
-                _ if self.exit().is_some() => Some(false),
-                _ => None,
+                None if self.exit().is_some() => Some(false),
+                None => None,
             }
         });
         if held == Some(true) {
@@ -283,7 +283,7 @@ impl Server {
             "nothing listens there: announce only once the listener is bound and listening"
         };
         Err(Verdict::of(
-            Kind::NoAnnounce,
+            Kind::Address,
             format!("the server announced {addr}, but {what}"),
         ))
     }

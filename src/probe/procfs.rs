@@ -148,6 +148,38 @@ pub fn wchan(pid: i32) -> Option<String> {
     (!wchan.is_empty() && wchan != "0").then_some(wchan)
 }
 
+/// The sockets `pid`'s threads are blocked reading, each with the thread: a thread whose
+/// current system call (`/proc/PID/task/TID/syscall`) is a read on a descriptor that is a
+/// socket. That thread is the one serving the connection: the direct answer to "who serves
+/// this client", whatever the process tree looks like.
+pub fn reading_sockets(pid: i32) -> Vec<(i32, u64)> {
+    const READS: [libc::c_long; 4] = [
+        libc::SYS_read,
+        libc::SYS_readv,
+        libc::SYS_recvfrom,
+        libc::SYS_recvmsg,
+    ];
+    let tasks = fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten();
+    tasks
+        .filter_map(|task| {
+            let tid: i32 = task.file_name().to_str()?.parse().ok()?;
+            let call = fs::read_to_string(task.path().join("syscall")).ok()?;
+            let mut words = call.split_whitespace();
+            let nr: libc::c_long = words.next()?.parse().ok()?;
+            let fd = i64::from_str_radix(words.next()?.trim_start_matches("0x"), 16).ok()?;
+            if !READS.contains(&nr) {
+                return None;
+            }
+            let to = fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
+            let inode = to.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?;
+            Some((tid, inode.parse().ok()?))
+        })
+        .collect()
+}
+
 /// The real uid of `pid`.
 pub fn uid(pid: i32) -> Option<u32> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

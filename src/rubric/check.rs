@@ -179,10 +179,10 @@ impl Ctx {
                 Ok(server)
             }
             Err(verdict) => {
-                // Waiting 10 s again, or hitting the same cap again, would only repeat the
-                // verdict more slowly.
-                let capped = verdict.kind == Kind::CapHit;
-                if capped || begun.elapsed() >= crate::contain::server::ANNOUNCE_TIMEOUT {
+                // Waiting 10 s again, hitting the same cap again or announcing the same wrong
+                // address again would only repeat the verdict more slowly.
+                let again = matches!(verdict.kind, Kind::CapHit | Kind::Address);
+                if again || begun.elapsed() >= crate::contain::server::ANNOUNCE_TIMEOUT {
                     let _ = self.memo.no_announce.set(verdict.clone());
                 }
                 Err(verdict)
@@ -217,5 +217,21 @@ impl Ctx {
         for server in servers {
             server.kill();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_and_the_check_decide_the_data() {
+        let line = |seed, check| {
+            let ctx = Ctx::new(Program::new("server"), Arc::new(RunMemo::new(seed)), check);
+            ctx.rng(0).line(100)
+        };
+        assert_eq!(line(42, "one-line"), line(42, "one-line"));
+        assert_ne!(line(42, "one-line"), line(43, "one-line"));
+        assert_ne!(line(42, "one-line"), line(42, "binary"));
     }
 }

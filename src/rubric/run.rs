@@ -85,9 +85,12 @@ pub fn run_graded(
                 return Outcome::of(check, Err(verdict), Duration::ZERO);
             }
             let why = format!(
-                "not graded: `{}` failed, and this check grades {} only once the server is \
-                 of that architecture; make `{}` pass first",
-                gate.id, arch.title, gate.id
+                "not graded: `{}` failed ({}), and this check grades {} only once the server \
+                 is of that architecture; make `{}` pass first",
+                gate.id,
+                verdict.message.lines().next().unwrap_or_default(),
+                arch.title,
+                gate.id
             );
             return Outcome::of(check, Err(Verdict::of(Kind::Gated, why)), Duration::ZERO);
         }

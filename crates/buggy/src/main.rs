@@ -9,6 +9,7 @@ mod common;
 mod epoll;
 mod forking;
 mod hostile;
+mod integrity;
 mod threaded;
 
 use std::io;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
     let all: Vec<&Bug> = [
         common::BUGS,
         hostile::BUGS,
+        integrity::BUGS,
         forking::BUGS,
         threaded::BUGS,
         epoll::BUGS,

@@ -2,7 +2,7 @@
 //! each. Every connection is served by `handle_connection` unless the bug is in serving.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -75,7 +75,15 @@ pub const BUGS: &[Bug] = &[
 
 /// Accepts connections and serves each with `handle` on a thread of its own (detached).
 fn serve_on_threads(handle: fn(TcpStream) -> io::Result<()>) -> io::Result<()> {
-    for stream in workbook_kit::listen()?.incoming() {
+    threads_on(&workbook_kit::listen()?, handle)
+}
+
+/// Accepts on `listener` and serves each connection with `handle` on a thread of its own.
+pub fn threads_on(
+    listener: &TcpListener,
+    handle: fn(TcpStream) -> io::Result<()>,
+) -> io::Result<()> {
+    for stream in listener.incoming() {
         match stream {
             Ok(stream) => spawn(move || handle(stream)),
             Err(e) => eprintln!("accept failed: {e}"),

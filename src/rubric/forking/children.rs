@@ -11,7 +11,6 @@ use crate::probe::procfs::{self};
 use crate::probe::settle::poll;
 use crate::probe::sockets::{self, Table};
 use crate::rubric::check::{Category, Check};
-use crate::verdict::Verdict;
 use crate::{ensure, fail};
 
 use super::{live_children, names, new_since, still_running, Leave, EXIT_GRACE, IDLE, LIMIT};
@@ -51,30 +50,29 @@ pub static CHILD_PER_CONNECTION: Check = Check {
             let line = format!("{} has a process of its own\n", client.name);
             client.echo(line.as_bytes())?;
         }
-        // Children existing is not enough (a threaded server may fork idle decoys): who
-        // holds each connection? Each must be held by one child, its own.
-        let sockets = Sockets::of(&server);
-        let mut owners = HashMap::new();
+        // Children existing is not enough (a server may fork idle decoys while it serves
+        // every connection itself): which process waits to read each client's next line?
+        // A child of its own.
+        let mut readers = HashMap::new();
         for client in &clients {
-            let holders = sockets.holders(client).ok_or_else(|| {
-                Verdict::new(format!(
-                    "{} was served, but no process of the server holds its connection",
-                    client.name
-                ))
-            })?;
-            ensure!(
-                !holders.main && holders.others.len() == 1,
-                "{}'s connection was held by {}; in a forking server only the child that \
-                 serves a connection holds it (the parent closes its copy right after fork)",
-                client.name,
-                holders.who(&server)
-            );
-            if let Some(other) = owners.insert(holders.others[0], &client.name) {
+            let Some(reader) = who_reads(&server, client) else {
                 fail!(
-                    "{other} and {} were served by the same child process ({}); a forking \
+                    "{} was served, but no process of the server was seen waiting to read \
+                     its connection",
+                    client.name
+                );
+            };
+            ensure!(
+                reader != server.pid(),
+                "{} was served by the server's main process (it waits to read the client's \
+                 connection); in a forking server the child forked for a connection serves it",
+                client.name
+            );
+            if let Some(other) = readers.insert(reader, client.name.clone()) {
+                fail!(
+                    "{other} and {} were served by the same process ({reader}); a forking \
                      server gives each connection a child of its own",
-                    client.name,
-                    holders.others[0]
+                    client.name
                 );
             }
         }
@@ -215,6 +213,21 @@ pub static CHILDREN_EXIT: Check = Check {
         Ok(())
     },
 };
+
+/// The process whose thread is blocked reading `client`'s connection (polled: the child may
+/// still be on its way back to its read); `None` if none is seen within 2 s.
+fn who_reads(server: &Server, client: &Client) -> Option<i32> {
+    let local = client.stream().local_addr().ok()?;
+    poll(Duration::from_secs(2), || {
+        let inode = Table::read().inode(server.addr(), local)?;
+        let live = server.tree().into_iter().filter(|p| !p.is_zombie());
+        live.map(|p| p.pid).find(|&pid| {
+            procfs::reading_sockets(pid)
+                .iter()
+                .any(|&(_, socket)| socket == inode)
+        })
+    })
+}
 
 /// Which of the server's processes hold the server's end of a connection.
 pub(super) struct Holders {
