@@ -12,7 +12,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 use crate::contain::server::Program;
 use crate::contain::{shepherd, sweep};
-use crate::report::Report;
+use crate::report::{failure_text, Report};
 use crate::rubric::check::RunMemo;
 use crate::rubric::{registry as arch, run};
 
@@ -44,6 +44,11 @@ pub fn main(arch_name: &str, exe: &str) -> ExitCode {
         },
     };
     let memo = Arc::new(RunMemo::new(seed));
+    let package =
+        std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| format!("exercise-{}", arch.name));
+    let replay = Arc::new(format!(
+        "{SEED_VAR}={seed} cargo test -p {package} -- {{check}} --exact"
+    ));
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let begun = Instant::now();
     let trials = arch
@@ -51,16 +56,13 @@ pub fn main(arch_name: &str, exe: &str) -> ExitCode {
         .iter()
         .map(|&check| {
             let (program, memo, outcomes) = (program.clone(), memo.clone(), outcomes.clone());
-            let arch = arch.clone();
+            let (arch, replay) = (arch.clone(), replay.clone());
             Trial::test(check.id, move || {
                 let outcome = run::run_graded(&arch, check, &program, &memo);
                 let result = if outcome.passed {
                     Ok(())
                 } else {
-                    Err(Failed::from(format!(
-                        "{}\nhint: {}\nread: book/src/{}",
-                        outcome.message, check.hint, check.book
-                    )))
+                    Err(Failed::from(failure_text(&outcome, &replay)))
                 };
                 outcomes
                     .lock()
@@ -81,6 +83,7 @@ pub fn main(arch_name: &str, exe: &str) -> ExitCode {
                 arch: arch.name.to_string(),
                 program: program.display(),
                 seed,
+                replay: replay.to_string(),
                 outcomes,
                 duration: begun.elapsed(),
                 servers: memo.tags(),

@@ -13,7 +13,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
 use workbook::cargo;
@@ -33,26 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Grade an exercise, the reference solution, or any program that follows the contract.
-    Grade {
-        /// The architecture whose rubric to use (see `workbook list`).
-        #[arg(value_parser = parse_arch)]
-        arch: String,
-        /// Grade the reference solution instead of your exercise.
-        #[arg(long, conflicts_with = "program")]
-        solution: bool,
-        /// How to print the result.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-        /// Replay a run: the seed of its random data (every report prints it).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Colour in the human rubric.
-        #[arg(long, value_enum, default_value_t = Color::Auto)]
-        color: Color,
-        /// A program to grade instead, with its arguments; the grader appends the address.
-        #[arg(last = true, value_name = "PROGRAM [ARGS]...")]
-        program: Vec<OsString>,
-    },
+    Grade(GradeArgs),
     /// Show every architecture with its rubric's size and your last score.
     List,
     /// Show the checks of an architecture: id, category, points, summary, hint, book section.
@@ -62,6 +43,31 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+}
+
+#[derive(Args)]
+struct GradeArgs {
+    /// The architecture whose rubric to use (see `workbook list`).
+    #[arg(value_parser = parse_arch)]
+    arch: String,
+    /// Grade the reference solution instead of your exercise.
+    #[arg(long, conflicts_with = "program")]
+    solution: bool,
+    /// Only these checks (repeatable); every report names the command that re-runs one.
+    #[arg(long = "check", value_name = "ID")]
+    checks: Vec<String>,
+    /// Replay a run: the seed of its random data (every report prints it).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Colour in the human rubric.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    /// A program to grade instead, with its arguments; the grader appends the address.
+    #[arg(last = true, value_name = "PROGRAM [ARGS]...")]
+    program: Vec<OsString>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,14 +90,7 @@ fn parse_arch(name: &str) -> Result<String, String> {
 fn main() -> ExitCode {
     shepherd::run_if_requested();
     match Cli::parse().command {
-        Cmd::Grade {
-            arch,
-            solution,
-            seed,
-            format,
-            color,
-            program,
-        } => grade(&find(&arch), solution, seed, format, color, program),
+        Cmd::Grade(args) => grade(&args),
         Cmd::List => list(),
         Cmd::Rubric { arch, format } => rubric(&find(&arch), format),
     }
@@ -115,19 +114,20 @@ fn find(name: &str) -> Arch {
     arch::find(name).expect("validated by parse_arch")
 }
 
-fn grade(
-    arch: &Arch,
-    solution: bool,
-    seed: Option<u64>,
-    format: Format,
-    color: Color,
-    command: Vec<OsString>,
-) -> ExitCode {
+fn grade(args: &GradeArgs) -> ExitCode {
+    let whole = find(&args.arch);
+    let arch = match whole.only(&args.checks) {
+        Ok(arch) => arch,
+        Err(e) => {
+            eprintln!("workbook: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let root = cargo::workspace_root();
-    let program = match Program::from_command(&command) {
+    let program = match Program::from_command(&args.program) {
         Some(program) => program,
         None => {
-            let package = if solution {
+            let package = if args.solution {
                 arch.solution_package()
             } else {
                 arch.exercise_package()
@@ -145,25 +145,27 @@ fn grade(
         eprintln!("workbook: no such program: {}", program.path.display());
         return ExitCode::from(2);
     }
-    let seed = seed.unwrap_or_else(run::fresh_seed);
-    let report = if format == Format::Human {
+    let seed = args.seed.unwrap_or_else(run::fresh_seed);
+    let replay = replay_command(args, seed);
+    let report = if args.format == Format::Human {
         // Row by row as the checks finish: a grading can take a minute.
-        let color = match color {
+        let color = match args.color {
             Color::Auto => std::io::stdout().is_terminal(),
             Color::Always => true,
             Color::Never => false,
         };
-        let mut printer = report::human::Printer::new(&arch.checks, color);
+        let mut printer = report::human::Printer::new(&arch.checks, color, &replay);
         out(&printer.header(arch.name, &program.display()));
-        let report = run::grade_each(arch, &program, seed, |o| out(&printer.row(o)));
+        let report = run::grade_each(&arch, &program, seed, &replay, |o| out(&printer.row(o)));
         out(&printer.footer(&report));
         report
     } else {
-        let report = run::grade(arch, &program, seed);
-        out(&report::render(&report, format, false));
+        let report = run::grade(&arch, &program, seed, &replay);
+        out(&report::render(&report, args.format, false));
         report
     };
-    if !solution && command.is_empty() {
+    // Progress counts whole gradings of the learner's own exercise only.
+    if !args.solution && args.program.is_empty() && args.checks.is_empty() {
         record_score(&root, &report);
     }
     if report.full_marks() {
@@ -171,6 +173,23 @@ fn grade(
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The command that re-runs one check of this grading on the same data.
+fn replay_command(args: &GradeArgs, seed: u64) -> String {
+    let mut command = format!("cargo run -q -- grade {} --seed {seed}", args.arch);
+    if args.solution {
+        command.push_str(" --solution");
+    }
+    command.push_str(" --check {check}");
+    if !args.program.is_empty() {
+        command.push_str(" --");
+        for arg in &args.program {
+            command.push(' ');
+            command.push_str(&arg.to_string_lossy());
+        }
+    }
+    command
 }
 
 fn scores_file(root: &Path) -> PathBuf {
@@ -221,9 +240,10 @@ fn rubric(arch: &Arch, format: Format) -> ExitCode {
             arch.max_score(),
             arch.chapter()
         );
+        let width = arch.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
         for c in &arch.checks {
             outln!(
-                "\n{:<16} {:<12} {:>2} points\n  {}\n  hint: {}\n  read: book/src/{}",
+                "\n{:<width$} {:<12} {:>2} points\n  {}\n  hint: {}\n  read: book/src/{}",
                 c.id,
                 c.category.name(),
                 c.points,

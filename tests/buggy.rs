@@ -86,7 +86,7 @@ fn prove(case: &Case, exe: PathBuf) -> Result<(), Failed> {
         path: exe,
         args: vec![case.bug.into()],
     };
-    let report = run::grade(&arch, &program, run::fresh_seed());
+    let report = run::grade(&arch, &program, run::fresh_seed(), "");
     no_process_left(&report.servers)?;
     let failed: BTreeSet<&str> = report
         .outcomes

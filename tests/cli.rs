@@ -211,3 +211,31 @@ fn a_binary_in_a_private_directory_gets_full_marks() {
     let report: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(report["score"], report["max_score"], "{report:#}");
 }
+
+#[test]
+fn one_check_can_be_run_again_and_an_unknown_one_is_refused() {
+    let buggy = workbook::cargo::build(&root(), "buggy-servers").unwrap();
+    let out = cargo_bin_cmd!("workbook")
+        .args(["grade", "iterative", "--seed", "7", "--check", "half-close"])
+        .args(["--format", "json", "--"])
+        .arg(&buggy)
+        .arg("unflushed-at-eof")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1, "{report:#}");
+    assert_eq!(checks[0]["id"], "half-close");
+    let again = checks[0]["again"].as_str().unwrap();
+    assert!(
+        again.starts_with("cargo run -q -- grade iterative --seed 7 --check half-close -- "),
+        "{again}"
+    );
+    cargo_bin_cmd!("workbook")
+        .args(["grade", "iterative", "--check", "no-such-check"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "iterative has no check `no-such-check`",
+        ));
+}

@@ -80,7 +80,7 @@ fn grade(arch: &str, args: &[&str]) -> Report {
         path: buggy(),
         args: args.iter().map(Into::into).collect(),
     };
-    let report = run::grade(&registry::find(arch).unwrap(), &program, 1);
+    let report = run::grade(&registry::find(arch).unwrap(), &program, 1, "");
     nothing_left(&report.servers);
     report
 }

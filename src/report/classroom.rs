@@ -42,7 +42,7 @@ pub fn of(report: &Report) -> Runner {
                 message: if o.passed {
                     String::new()
                 } else {
-                    failure_text(o)
+                    failure_text(o, &report.replay)
                 },
                 test_code: format!("workbook grade {} (check {})", report.arch, o.check.id),
                 filename: "",

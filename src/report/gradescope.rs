@@ -51,7 +51,7 @@ pub fn of(report: &Report) -> Results {
                 output: if o.passed {
                     String::new()
                 } else {
-                    failure_text(o)
+                    failure_text(o, &report.replay)
                 },
                 visibility: "visible",
             })

@@ -19,16 +19,19 @@ pub struct Printer {
     category: Option<Category>,
     /// The `todo!()` the last rows stopped at, printed in full once.
     todo: Option<String>,
+    /// How to re-run one check (see [`Report::replay`]).
+    replay: String,
 }
 
 impl Printer {
-    /// A printer for a rubric of `checks`.
-    pub fn new(checks: &[&Check], color: bool) -> Printer {
+    /// A printer for a rubric of `checks`, re-run one at a time by `replay`.
+    pub fn new(checks: &[&Check], color: bool, replay: &str) -> Printer {
         Printer {
             color,
             width: checks.iter().map(|c| c.id.len()).max().unwrap_or(0),
             category: None,
             todo: None,
+            replay: replay.to_string(),
         }
     }
 
@@ -72,7 +75,7 @@ impl Printer {
             let _ = writeln!(out, "         stopped at the same todo!() as above");
         } else if !o.passed {
             self.todo = (o.kind == Some(Kind::Todo)).then(|| o.message.clone());
-            for line in failure_text(o).lines() {
+            for line in failure_text(o, &self.replay).lines() {
                 let _ = writeln!(out, "         {line}");
             }
         }
@@ -116,7 +119,7 @@ impl Printer {
 /// The whole human rubric of a finished run.
 pub fn render(report: &Report, color: bool) -> String {
     let checks: Vec<&Check> = report.outcomes.iter().map(|o| o.check).collect();
-    let mut printer = Printer::new(&checks, color);
+    let mut printer = Printer::new(&checks, color, &report.replay);
     let mut out = printer.header(&report.arch, &report.program);
     for o in &report.outcomes {
         out.push_str(&printer.row(o));

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{book_path, Report};
+use super::{book_path, replay_of, Report};
 
 #[derive(Serialize)]
 pub struct Workbook<'a> {
@@ -27,6 +27,8 @@ struct CheckResult<'a> {
     /// Only for a failed check.
     hint: &'a str,
     book: String,
+    /// Only for a failed check: the command that re-runs it on the same data.
+    again: String,
     duration_ms: u64,
 }
 
@@ -51,6 +53,11 @@ pub fn of(report: &Report) -> Workbook<'_> {
                 message: &o.message,
                 hint: if o.passed { "" } else { o.check.hint },
                 book: book_path(o.check),
+                again: if o.passed {
+                    String::new()
+                } else {
+                    replay_of(&report.replay, o.check.id)
+                },
                 duration_ms: o.duration.as_millis() as u64,
             })
             .collect(),

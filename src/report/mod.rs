@@ -65,6 +65,8 @@ pub struct Report {
     pub program: String,
     /// The seed of the run's random data: `--seed N` replays it.
     pub seed: u64,
+    /// The command that re-runs one check of this run, with `{check}` where its id goes.
+    pub replay: String,
     pub outcomes: Vec<Outcome>,
     pub duration: Duration,
     /// The tags of the servers this run started (see [`crate::contain::sweep::alive`]).
@@ -112,14 +114,21 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
     }
 }
 
-/// What a failed check tells the learner: the verdict, the hint, where to read.
-fn failure_text(o: &Outcome) -> String {
+/// What a failed check tells the learner: the verdict, the hint, where to read, and the
+/// command that re-runs just that check on the same data.
+pub fn failure_text(o: &Outcome, replay: &str) -> String {
     format!(
-        "{}\nhint: {}\nread: {}",
+        "{}\nhint: {}\nread: {}\nagain: {}",
         o.message,
         o.check.hint,
-        book_path(o.check)
+        book_path(o.check),
+        replay_of(replay, o.check.id)
     )
+}
+
+/// `replay` (a template) for the check `id`.
+pub fn replay_of(replay: &str, id: &str) -> String {
+    replay.replace("{check}", id)
 }
 
 fn book_path(check: &Check) -> String {

@@ -53,6 +53,27 @@ impl Arch {
         self.checks.iter().map(|c| c.points).sum()
     }
 
+    /// This architecture with only the checks named `ids` (all of them if `ids` is empty);
+    /// an error names an id it does not have.
+    pub fn only(&self, ids: &[String]) -> Result<Arch, String> {
+        if let Some(unknown) = ids
+            .iter()
+            .find(|id| !self.checks.iter().any(|c| c.id == *id))
+        {
+            return Err(format!(
+                "{} has no check `{unknown}`; see `workbook rubric {}`",
+                self.name, self.name
+            ));
+        }
+        let wanted = |c: &&&Check| ids.is_empty() || ids.iter().any(|id| id == c.id);
+        Ok(Arch {
+            name: self.name,
+            title: self.title,
+            gate: self.gate,
+            checks: self.checks.iter().filter(wanted).copied().collect(),
+        })
+    }
+
     /// The gate `check` needs to pass first: none for a shared check or the gate itself.
     pub fn gate_for(&self, check: &Check) -> Option<&'static Check> {
         let shared = checks::common::rubric().iter().any(|c| c.id == check.id);

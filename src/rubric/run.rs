@@ -29,9 +29,10 @@ pub fn fresh_seed() -> u64 {
     std::collections::hash_map::RandomState::new().hash_one(0u64) % 1_000_000_000
 }
 
-/// Grades `program` against every check of `arch`, with random data from `seed`.
-pub fn grade(arch: &Arch, program: &Program, seed: u64) -> Report {
-    grade_each(arch, program, seed, |_| {})
+/// Grades `program` against every check of `arch`, with random data from `seed`; `replay`
+/// is the command that re-runs one check (see [`Report::replay`]).
+pub fn grade(arch: &Arch, program: &Program, seed: u64, replay: &str) -> Report {
+    grade_each(arch, program, seed, replay, |_| {})
 }
 
 /// [`grade`], calling `done` with each check's outcome as soon as it is known.
@@ -39,6 +40,7 @@ pub fn grade_each(
     arch: &Arch,
     program: &Program,
     seed: u64,
+    replay: &str,
     mut done: impl FnMut(&Outcome),
 ) -> Report {
     crate::contain::sweep::init();
@@ -56,6 +58,7 @@ pub fn grade_each(
         arch: arch.name.to_string(),
         program: program.display(),
         seed,
+        replay: replay.to_string(),
         outcomes,
         duration: memo.elapsed(),
         servers: memo.tags(),
