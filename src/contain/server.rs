@@ -413,7 +413,18 @@ impl Server {
                 format!("the grader stopped the server: {limit}"),
             ),
             (None, Some(exit)) if !state.killed => {
-                (Kind::ServerExited, format!("the server exited ({exit})"))
+                // The grader's own kills always say why (a cap, above). A SIGKILL without
+                // one came from elsewhere: name the usual suspect.
+                let outside = if exit == Exit::Signal(libc::SIGKILL) {
+                    " by a SIGKILL that the grader did not send (the kernel's out-of-memory \
+                     killer, say: see `dmesg`)"
+                } else {
+                    ""
+                };
+                (
+                    Kind::ServerExited,
+                    format!("the server exited ({exit}){outside}"),
+                )
             }
             _ => return None,
         };
