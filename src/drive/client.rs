@@ -115,9 +115,21 @@ impl Client {
             .map_err(|v| v.context(format!("{} sent {}", self.name, show(line))))
     }
 
-    /// Reads exactly `expected.len()` bytes within `within` and compares them.
+    /// Reads `expected.len()` bytes within `within` and compares them; stops at the first
+    /// byte that differs (waiting for the rest would only delay the verdict).
     pub fn expect(&mut self, expected: &[u8], within: Duration) -> Result<(), Verdict> {
-        let (got, ending) = self.read_exact_within(expected.len(), within);
+        let deadline = Instant::now() + within;
+        let mut got = Vec::with_capacity(expected.len().min(1 << 20));
+        let ending = loop {
+            if got.len() >= expected.len() || !expected.starts_with(&got) {
+                break Ending::Timeout;
+            }
+            let want = (expected.len() - got.len()).min(64 * 1024);
+            match self.read_some(want, deadline) {
+                Ok(chunk) => got.extend_from_slice(&chunk),
+                Err(ending) => break ending,
+            }
+        };
         if got == expected {
             return Ok(());
         }
