@@ -11,9 +11,7 @@ fn main() -> std::io::Result<()> {
     let mut line = Vec::new();
     loop {
         line.clear();
-        // ANCHOR: bounded
         let n = (&mut reader).take(LIMIT).read_until(b'\n', &mut line)?;
-        // ANCHOR_END: bounded
         println!("{n} bytes: {:?}", String::from_utf8_lossy(&line));
         if n == 0 {
             return Ok(());
