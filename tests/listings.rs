@@ -24,16 +24,23 @@
 //! - every listing is what its source says now. `UPDATE_LISTINGS=1 cargo test --test
 //!   listings` rewrites the stale ones instead of failing (and fills in a new listing written
 //!   as its two markers alone);
+//! - the chapters show no solution code: a listing from `solutions/` belongs in
+//!   `book/src/walkthroughs/` only, and no code block outside it repeats a run of the
+//!   solutions' own lines (the code a stub is given does not count);
 //! - no Markdown file holds a raw mdBook directive (`{{#`).
 
+use std::collections::HashSet;
 use std::fs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 const BOOK: &str = "book/src";
+const WALKTHROUGHS: &str = "book/src/walkthroughs";
 const OPEN: &str = "<!-- listing: ";
 const CLOSE: &str = "<!-- end listing -->";
 const REGENERATE: &str = "UPDATE_LISTINGS=1 cargo test --test listings";
+/// A chapter's code block may share this many solution lines in a row, no more.
+const SHARED_RUN: usize = 3;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -297,7 +304,7 @@ fn every_listing_is_true_to_its_source() {
             }
         };
         let mut new: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-        let mut changed = false;
+        let mut changed = Vec::new();
         // Last first, so that the line numbers of the ones before stay right.
         for listing in found.iter().rev() {
             let place = format!("{}:{}: {}", shown(&file), listing.line, listing.spec);
@@ -310,12 +317,13 @@ fn every_listing_is_true_to_its_source() {
             };
             let have = &lines[listing.body.clone()];
             if have != want.as_slice() {
-                stale.push(format!("{place}\n    {}", first_difference(have, &want)));
+                changed.push(format!("{place}\n    {}", first_difference(have, &want)));
                 new.splice(listing.body.clone(), want);
-                changed = true;
             }
         }
-        if update && changed {
+        let changed_any = !changed.is_empty();
+        stale.extend(changed.into_iter().rev());
+        if update && changed_any {
             let mut text = new.join("\n");
             text.push('\n');
             // Through a rename, so that nobody reads a half-written chapter.
@@ -332,16 +340,149 @@ fn every_listing_is_true_to_its_source() {
     );
     if update {
         if !updated.is_empty() {
-            eprintln!("rewrote the listings of {}", updated.join(", "));
+            // Past the test harness's capture, so that the one who asked sees what changed.
+            let said = format!("rewrote the listings of {}\n", updated.join(", "));
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), said.as_bytes());
         }
     } else {
-        stale.reverse();
         assert!(
             stale.is_empty(),
             "listings that differ from their sources:\n{}\n\nregenerate them with `{REGENERATE}`",
             stale.join("\n")
         );
     }
+}
+
+/// Whether `file` is in the walkthroughs, the one part of the book that shows solutions.
+fn in_walkthroughs(file: &Path) -> bool {
+    file.starts_with(root().join(WALKTHROUGHS))
+}
+
+#[test]
+fn only_the_walkthroughs_list_solutions() {
+    let mut wrong = Vec::new();
+    for file in files(&root().join(BOOK), "md") {
+        if in_walkthroughs(&file) {
+            continue;
+        }
+        let text = read(&file);
+        let lines: Vec<&str> = text.lines().collect();
+        for listing in listings(&lines).unwrap_or_default() {
+            if source_path(&listing.spec).starts_with("solutions/") {
+                wrong.push(format!(
+                    "{}:{}: {}",
+                    shown(&file),
+                    listing.line,
+                    listing.spec
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "these chapters list a solution's code, which gives the exercise away; show it in \
+         {WALKTHROUGHS}/ instead, and teach with a demonstration, a failing draft or the \
+         stub:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// A line as the comparison sees it: trimmed, without a trailing comment; `None` for a line
+/// that proves nothing by itself (blank, a comment, `}`, `Ok(())`, `loop {`).
+fn significant(line: &str) -> Option<String> {
+    let code = line.split(" // ").next().unwrap_or(line).trim();
+    let letters = code.chars().filter(|c| c.is_alphanumeric()).count();
+    (!code.starts_with("//") && letters >= 6).then(|| code.to_string())
+}
+
+/// The significant lines of every solution file, each file a run, without the lines the
+/// learner is given (a stub's code, the kit's), which a chapter may show.
+fn solution_runs() -> Vec<(String, Vec<String>)> {
+    let given: HashSet<String> = files(&root().join("exercises"), "rs")
+        .into_iter()
+        .chain(files(&root().join("crates/kit"), "rs"))
+        .flat_map(|f| read(&f).lines().filter_map(significant).collect::<Vec<_>>())
+        .collect();
+    files(&root().join("solutions"), "rs")
+        .into_iter()
+        .map(|f| {
+            let lines = read(&f)
+                .lines()
+                .filter_map(significant)
+                .filter(|l| !given.contains(l))
+                .collect();
+            (shown(&f), lines)
+        })
+        .collect()
+}
+
+/// The fenced code blocks of a Markdown text: the line each starts on, from 1, and its lines.
+fn code_blocks<'a>(lines: &[&'a str]) -> Vec<(usize, Vec<&'a str>)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(usize, &str, Vec<&str>)> = None;
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim();
+        let closes = matches!(&open, Some((_, fence, _)) if trimmed == *fence);
+        if closes {
+            let (start, _, body) = open.take().unwrap();
+            blocks.push((start, body));
+        } else if let Some((_, _, body)) = &mut open {
+            body.push(line);
+        } else if trimmed.starts_with("```") {
+            let fence = &trimmed[..trimmed.len() - trimmed.trim_start_matches('`').len()];
+            open = Some((i + 1, fence, Vec::new()));
+        }
+    }
+    blocks
+}
+
+/// The longest run of lines of `block` that a solution has in a row, and whose.
+fn longest_shared_run(block: &[&str], solutions: &[(String, Vec<String>)]) -> (usize, String) {
+    let ours: Vec<String> = block.iter().filter_map(|l| significant(l)).collect();
+    let mut best = (0, String::new());
+    for (file, theirs) in solutions {
+        for i in 0..ours.len() {
+            for j in 0..theirs.len() {
+                let run = ours[i..]
+                    .iter()
+                    .zip(&theirs[j..])
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                if run > best.0 {
+                    best = (run, file.clone());
+                }
+            }
+        }
+    }
+    best
+}
+
+#[test]
+fn no_chapter_copies_a_solution_by_hand() {
+    let solutions = solution_runs();
+    let mut copied = Vec::new();
+    for file in files(&root().join(BOOK), "md") {
+        if in_walkthroughs(&file) {
+            continue;
+        }
+        let text = read(&file);
+        let lines: Vec<&str> = text.lines().collect();
+        for (line, block) in code_blocks(&lines) {
+            let (run, whose) = longest_shared_run(&block, &solutions);
+            if run > SHARED_RUN {
+                copied.push(format!(
+                    "{}:{line}: {run} lines in a row are {whose}'s",
+                    shown(&file)
+                ));
+            }
+        }
+    }
+    assert!(
+        copied.is_empty(),
+        "these code blocks repeat a solution's own lines, which gives the exercise away; show \
+         the solution in {WALKTHROUGHS}/ only:\n{}",
+        copied.join("\n")
+    );
 }
 
 #[test]
@@ -429,4 +570,14 @@ text
         source_path("solutions/a/src/lib.rs:serve"),
         "solutions/a/src/lib.rs"
     );
+
+    // The copy check has teeth: the walkthroughs, which show the solutions, fail it.
+    let solutions = solution_runs();
+    let walkthrough = read(&root().join(WALKTHROUGHS).join("iterative.md"));
+    let lines: Vec<&str> = walkthrough.lines().collect();
+    let longest = code_blocks(&lines)
+        .iter()
+        .map(|(_, block)| longest_shared_run(block, &solutions).0)
+        .max();
+    assert!(longest > Some(SHARED_RUN), "{longest:?}");
 }
