@@ -1,7 +1,8 @@
 //! The workbook's layout, checked like `rustlings dev check`: walking the registry of
 //! architectures, every piece an architecture needs is where it belongs and agrees with the
 //! rest. Adding an architecture = a registry entry, its rubric folder, `exercises/NAME`,
-//! `solutions/NAME`, `book/src/NAME.md` (and its SUMMARY entry) and its buggy servers; this
+//! `solutions/NAME`, `book/src/NAME.md` and `book/src/walkthroughs/NAME.md` (and their SUMMARY
+//! entries) and its buggy servers; this
 //! test names whatever is missing.
 
 use std::fs;
@@ -60,11 +61,16 @@ fn every_architecture_has_its_chapter_in_the_summary() {
     let summary = read(Path::new("book/src/SUMMARY.md"));
     for arch in registry::all() {
         read(Path::new(&arch.chapter()));
-        assert!(
-            summary.contains(&format!("]({}.md)", arch.name)),
-            "book/src/SUMMARY.md has no entry for {}.md",
-            arch.name
-        );
+        read(Path::new(&arch.walkthrough()));
+        for entry in [
+            format!("]({}.md)", arch.name),
+            format!("](walkthroughs/{}.md)", arch.name),
+        ] {
+            assert!(
+                summary.contains(&entry),
+                "book/src/SUMMARY.md has no entry `{entry}`"
+            );
+        }
     }
 }
 

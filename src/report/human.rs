@@ -101,6 +101,12 @@ impl Printer {
         }
         let total = format!("Score: {}/{}", report.score(), report.max_score());
         let total = if report.full_marks() {
+            let _ = writeln!(
+                out,
+                "\nEvery check passed: the walkthrough of the reference solution is yours to \
+                 read now, book/src/walkthroughs/{}.md",
+                report.arch
+            );
             self.paint("1;32", &format!("{total}  full marks"))
         } else {
             self.paint("1", &total)

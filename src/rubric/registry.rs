@@ -49,6 +49,11 @@ impl Arch {
         format!("book/src/{}.md", self.name)
     }
 
+    /// The walk through the reference solution, for after passing.
+    pub fn walkthrough(&self) -> String {
+        format!("book/src/walkthroughs/{}.md", self.name)
+    }
+
     pub fn max_score(&self) -> u32 {
         self.checks.iter().map(|c| c.points).sum()
     }
