@@ -10,31 +10,53 @@ use workbook_kit::{MAX_LINE, TOO_LONG};
 use solution_iterative::handle_connection;
 
 use crate::Bug;
+use crate::Fails::Exactly;
 
 pub const BUGS: &[Bug] = &[
     Bug {
         name: "byte-echo",
         about: "echoes whatever each read returns, without waiting for the newline",
+        arch: "iterative",
+        // Echoing bytes as they come also echoes the dropped fragment and the long line.
+        fails: Exactly(&["byte-by-byte", "half-close", "too-long"]),
+        says: "expected nothing back before the `\\n`",
+        alone: false,
         run: || serve_each(byte_echo),
     },
     Bug {
         name: "unflushed-at-eof",
         about: "batches echoes and drops the unsent ones when the client shuts its write side",
+        arch: "iterative",
+        fails: Exactly(&["half-close"]),
+        says: "expected \"first\\nsecond\\n\"",
+        alone: false,
         run: || serve_each(unflushed_at_eof),
     },
     Bug {
         name: "flush-when-empty",
         about: "sends its echoes only when its read buffer is empty, so a fragment holds them back",
+        arch: "iterative",
+        fails: Exactly(&["line-then-fragment"]),
+        says: "nothing came back within 3 s",
+        alone: false,
         run: || serve_each(flush_when_empty),
     },
     Bug {
         name: "no-line-limit",
         about: "reads lines with no bound, so an endless line grows its buffer forever",
+        arch: "iterative",
+        fails: Exactly(&["too-long"]),
+        says: "buffering the line without a bound",
+        alone: false,
         run: || serve_each(no_line_limit),
     },
     Bug {
         name: "shutdown-not-close",
         about: "shuts each connection down but never closes its descriptor",
+        arch: "iterative",
+        fails: Exactly(&["descriptors"]),
+        says: "descriptors leaked",
+        alone: false,
         run: || {
             serve_each(|stream| {
                 handle_connection(stream.try_clone()?)?;
@@ -48,6 +70,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "thread-per-client-iterative",
         about: "claims to be iterative but serves each client on a new thread",
+        arch: "iterative",
+        fails: Exactly(&["single-process"]),
+        says: "2 threads",
+        alone: false,
         run: || {
             serve_each(|stream| {
                 std::thread::spawn(move || handle_connection(stream))
@@ -59,6 +85,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "ignores-sigterm",
         about: "ignores SIGTERM and SIGINT",
+        arch: "iterative",
+        fails: Exactly(&["sigterm"]),
+        says: "still running 2 s after SIGTERM",
+        alone: false,
         run: || {
             use nix::sys::signal::{signal, SigHandler, Signal};
             for sig in [Signal::SIGTERM, Signal::SIGINT] {
