@@ -215,6 +215,17 @@ pub const BUGS: &[Bug] = &[
             .serve()
         },
     },
+    Bug {
+        name: "forking-threads",
+        about: "serves each connection on a thread of the parent, not in a child process",
+        arch: "forking",
+        fails: Exactly(&["child-per-connection"]),
+        says: "the server had 0 child processes",
+        alone: false,
+        // The bug is the architecture: the threaded solution, a thread per connection, where
+        // a process was asked for. Concurrent and correct, and not what the rubric grades.
+        run: || solution_threaded::serve(workbook_kit::listen()?),
+    },
 ];
 
 /// A forking server, part by part.
