@@ -3,7 +3,9 @@
 //! first of them with a message that names the bug, and nothing it started is left running.
 //!
 //! One test per server (libtest-mimic): `cargo test -p buggy-servers -- fork-bomb` grades
-//! one.
+//! one. One more, `coverage`, grades nothing: it checks that the table names real checks and
+//! that every check of every architecture is the aimed one (the first listed) of some
+//! server, so that each check is proven to catch a bug with a message that says what it is.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -14,6 +16,7 @@ use buggy_servers::{Bug, Fails};
 use libtest_mimic::{Arguments, Failed, Trial};
 // Everything this test uses of the grader.
 use workbook::arch::{self, Arch};
+use workbook::check::Check;
 use workbook::server::Program;
 use workbook::{contain, run, shepherd};
 
@@ -27,7 +30,9 @@ fn main() -> ExitCode {
         Trial::test(bug.name, move || prove(bug, exe)).with_kind(bug.arch)
     };
     let (alone, together): (Vec<&Bug>, Vec<&Bug>) = buggy_servers::all().partition(|b| b.alone);
-    let first = libtest_mimic::run(&args, together.into_iter().map(trial).collect());
+    let mut trials = vec![Trial::test("coverage", coverage).with_kind("table")];
+    trials.extend(together.into_iter().map(trial));
+    let first = libtest_mimic::run(&args, trials);
     // Servers that load the whole machine are graded on their own, so that they cannot
     // disturb the timing of another grading.
     let mut args = args;
@@ -104,5 +109,105 @@ fn no_process_left(tags: &[String]) -> Result<(), Failed> {
             return Err(format!("processes left behind: {left:?}").into());
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Checks that no buggy server can be aimed at, each with the reason: `(architecture, check,
+/// why)`. Listing one here is a last resort; `coverage` fails when a listed check gets a
+/// server after all.
+const UNCOVERABLE: &[(&str, &str, &str)] = &[(
+    "iterative",
+    "queued-client",
+    "its bug (a server that turns away a client who connects while another is served) \
+     cannot be caught for certain: client 2 connects and talks, and client 1 closes, within \
+     microseconds, so the server sees the newcomer and the close together, which it cannot \
+     tell from a client who connects just after another left (`descriptors`, \
+     `single-process`, `reset`). Tried both ways: looking at its client first, such a \
+     server failed `queued-client`, `too-long` or `reset` in some of 5 runs and nothing in \
+     others; looking at its listener first, it failed `queued-client`, `too-long` and \
+     `descriptors` in each of 4 runs, and `single-process` and `reset` in some",
+)];
+
+/// The table names real architectures and checks, and every check of every architecture is
+/// the aimed one (the first of [`Fails::Exactly`]) of at least one server. A check shared by
+/// several architectures is one check: a server graded with any of them covers it.
+fn coverage() -> Result<(), Failed> {
+    let archs = arch::all();
+    let mut problems = Vec::new();
+    let mut aimed: Vec<&'static Check> = Vec::new();
+    let mut names = BTreeSet::new();
+    for bug in buggy_servers::all() {
+        if !names.insert(bug.name) {
+            problems.push(format!("two servers are called {:?}", bug.name));
+        }
+        let Some(arch) = archs.iter().find(|a| a.name == bug.arch) else {
+            problems.push(format!("{}: no architecture {:?}", bug.name, bug.arch));
+            continue;
+        };
+        let ids = match bug.fails {
+            Fails::Exactly([]) => {
+                problems.push(format!("{}: an empty list of failing checks", bug.name));
+                continue;
+            }
+            Fails::Exactly(ids) => ids,
+            Fails::Every => continue,
+        };
+        for (i, id) in ids.iter().enumerate() {
+            if !arch.checks.iter().any(|c| c.id == *id) {
+                problems.push(format!(
+                    "{}: the {} rubric has no check {id:?}",
+                    bug.name, arch.name
+                ));
+            }
+            if ids[..i].contains(id) {
+                problems.push(format!("{}: {id:?} is listed twice", bug.name));
+            }
+        }
+        aimed.extend(arch.checks.iter().find(|c| c.id == ids[0]));
+    }
+    // Each check not aimed at, with the architectures whose rubric has it.
+    let mut uncovered: Vec<(&Check, Vec<&str>)> = Vec::new();
+    for arch in &archs {
+        for &check in &arch.checks {
+            if aimed.iter().any(|a| std::ptr::eq(*a, check)) {
+                continue;
+            }
+            match uncovered.iter_mut().find(|(c, _)| std::ptr::eq(*c, check)) {
+                Some((_, in_archs)) => in_archs.push(arch.name),
+                None => uncovered.push((check, vec![arch.name])),
+            }
+        }
+    }
+    let excused = |check: &Check, in_archs: &[&str]| {
+        UNCOVERABLE
+            .iter()
+            .any(|(a, id, _)| *id == check.id && in_archs.contains(a))
+    };
+    let missing: Vec<String> = uncovered
+        .iter()
+        .filter(|(check, in_archs)| !excused(check, in_archs))
+        .map(|(check, in_archs)| format!("\n    {} ({})", check.id, in_archs.join(", ")))
+        .collect();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "no buggy server is aimed at (lists first) these checks:{}",
+            missing.concat()
+        ));
+    }
+    for (a, id, _) in UNCOVERABLE {
+        if !uncovered
+            .iter()
+            .any(|(check, in_archs)| check.id == *id && in_archs.contains(a))
+        {
+            problems.push(format!(
+                "{a}::{id} is listed as uncoverable, but a server is aimed at it (or there is \
+                 no such check): remove it from UNCOVERABLE"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
     }
 }
