@@ -20,12 +20,20 @@ pub const RUN_BUDGET: Duration = Duration::from_secs(150);
 
 /// Grades `program` against every check of `arch`.
 pub fn grade(arch: &Arch, program: &Program) -> Report {
+    let all: Vec<&str> = arch.checks.iter().map(|check| check.id).collect();
+    grade_only(arch, program, &all)
+}
+
+/// Grades `program` against the checks of `arch` whose ids are in `ids`, in rubric order
+/// (the known-buggy servers' test grades each server on the checks its expectation names).
+pub fn grade_only(arch: &Arch, program: &Program, ids: &[&str]) -> Report {
     crate::contain::init();
     let begun = Instant::now();
     let memo = Arc::new(RunMemo::default());
     let outcomes = arch
         .checks
         .iter()
+        .filter(|check| ids.contains(&check.id))
         .map(|check| {
             if begun.elapsed() > RUN_BUDGET {
                 Outcome {
