@@ -262,10 +262,11 @@ impl Server {
             let tree = self.tree().into_iter().map(|p| p.pid);
             let holds = |inode| !Holders::of(tree).of_inode(inode).is_empty();
             match Table::read().listener(addr) {
-                Some(inode) => Some(holds(inode)),
-                // A daemon's parent exits once its child listens: only the child matters.
-                None if self.exit().is_some() => Some(false),
-                None => None,
+                Some(inode) if holds(inode) => Some(true),
+                // Nobody left who could listen (a stub at its todo!(), a crash); but a
+                // daemon's parent exits once its child listens: that child still counts.
+                _ if self.tree().iter().all(|p| p.is_zombie()) => Some(false),
+                _ => None,
             }
         });
         if held == Some(true) {

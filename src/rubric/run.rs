@@ -87,15 +87,24 @@ pub fn run_graded(
                 // A stub: this check would stop at the same todo!().
                 return Outcome::of(check, Err(verdict), Duration::ZERO);
             }
-            let why = format!(
-                "not graded: `{}` failed ({}), and this check grades {} only once the server \
-                 is of that architecture; make `{}` pass first",
+            // Still run, so the verdict says what this check found, but never counted: the
+            // check grades an architecture the server was found not to be.
+            let own = run_check(check, program, memo);
+            let gated = format!(
+                "`{}` failed ({}), and this check counts only for a server of that \
+                 architecture; make `{}` pass first",
                 gate.id,
                 verdict.message.lines().next().unwrap_or_default(),
-                arch.title,
                 gate.id
             );
-            return Outcome::of(check, Err(Verdict::of(Kind::Gated, why)), Duration::ZERO);
+            let result = match own.result() {
+                Ok(()) => Err(Verdict::of(
+                    Kind::Gated,
+                    format!("not counted, though it passed: {gated}"),
+                )),
+                Err(found) => Err(found.context(format!("not counted: {gated}. And"))),
+            };
+            return Outcome::of(check, result, own.duration);
         }
     }
     if check.id == arch.gate.id {

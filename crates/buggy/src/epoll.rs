@@ -12,11 +12,26 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 use workbook_kit::{MAX_LINE, TOO_LONG};
 
 use crate::Bug;
+use crate::Fails::Exactly;
 
 pub const BUGS: &[Bug] = &[
     Bug {
         name: "epoll-read-once",
         about: "edge-triggered, reads once (4 KiB) per wakeup and never drains the socket",
+        arch: "epoll",
+        // Unavoidable: every check that sends more than one 4 KiB read's worth at once
+        // (1,000 pipelined lines, a 64 KiB line, 1 MiB, an endless line, 8 MiB) leaves bytes
+        // in the socket that no new edge will announce.
+        fails: Exactly(&[
+            "partial-reads",
+            "pipelined",
+            "longest-line",
+            "mebibyte",
+            "too-long",
+            "partial-writes",
+        ]),
+        says: "bytes came back",
+        alone: false,
         run: || {
             serve(Flaws {
                 read_once: true,
@@ -27,6 +42,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "epoll-accept-batch",
         about: "edge-triggered listener, accepts at most 16 connections per wakeup",
+        arch: "epoll",
+        fails: Exactly(&["accept-burst"]),
+        says: "left waiting in the listen queue",
+        alone: false,
         run: || {
             serve(Flaws {
                 accept_batch: true,
@@ -37,6 +56,12 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "epoll-fragment-echo",
         about: "echoes whatever a read returns, without waiting for the end of the line",
+        arch: "epoll",
+        // As `byte-echo`: echoing bytes as they come also echoes the fragment dropped at EOF
+        // and the over-long line.
+        fails: Exactly(&["byte-by-byte", "half-close", "too-long"]),
+        says: "expected nothing back before the `\\n`",
+        alone: false,
         run: || {
             serve(Flaws {
                 fragment_echo: true,
@@ -47,6 +72,13 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "epoll-shared-buffer",
         about: "keeps one unfinished-line buffer for all connections",
+        arch: "epoll",
+        // Unavoidable: `partial-writes` and `backpressure` also serve a second client while
+        // a first one's unfinished line sits in the buffer (their lines are long, so a read
+        // ending exactly at a line's end, which would hide the bug, is very unlikely).
+        fails: Exactly(&["partial-reads", "partial-writes", "backpressure"]),
+        says: "were mixed",
+        alone: false,
         run: || {
             serve(Flaws {
                 shared_line: true,
@@ -57,6 +89,11 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "epoll-blocking-writes",
         about: "never makes its sockets non-blocking, so a write to a slow reader blocks the loop",
+        arch: "epoll",
+        // `backpressure` also has a second client wait on the blocked loop.
+        fails: Exactly(&["partial-writes", "backpressure"]),
+        says: "must not hold up the others",
+        alone: false,
         run: || {
             serve(Flaws {
                 blocking: true,
@@ -67,6 +104,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "epoll-unbounded-output",
         about: "keeps reading from a client that reads nothing, buffering its echoes without bound",
+        arch: "epoll",
+        fails: Exactly(&["backpressure"]),
+        says: "kept reading from a client whose echoes pile up",
+        alone: false,
         run: || {
             serve(Flaws {
                 unbounded: true,
@@ -77,6 +118,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "epoll-leak-on-reset",
         about: "when a read fails (a reset), stops watching the socket but never closes it",
+        arch: "epoll",
+        fails: Exactly(&["closed-peers"]),
+        says: "descriptors leaked",
+        alone: false,
         run: || {
             serve(Flaws {
                 leak_on_error: true,
@@ -87,6 +132,11 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "epoll-emfile-spin",
         about: "treats a failed accept (EMFILE) as an empty queue, so the ready listener spins",
+        arch: "epoll",
+        // Alone: it spins a core at full speed for as long as it is out of descriptors.
+        fails: Exactly(&["emfile"]),
+        says: "spinning on an accept",
+        alone: true,
         run: || {
             serve(Flaws {
                 spin_on_emfile: true,
@@ -97,6 +147,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "epoll-fixed-table",
         about: "keeps connections in a fixed table of 512 and turns away the rest",
+        arch: "epoll",
+        fails: Exactly(&["thousand-clients"]),
+        says: "with 512 other clients connected",
+        alone: false,
         run: || {
             serve(Flaws {
                 table: Some(512),
@@ -107,6 +161,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "epoll-eager-buffers",
         about: "gives every connection its own 64 KiB read buffer, zeroed, when it is accepted",
+        arch: "epoll",
+        fails: Exactly(&["idle-memory"]),
+        says: "KiB per connection",
+        alone: false,
         run: || {
             serve(Flaws {
                 eager_buffers: true,
@@ -117,6 +175,23 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "epoll-thread-per-connection",
         about: "an accept loop that gives each connection a thread (with a 64 KiB buffer)",
+        arch: "epoll",
+        // A thread per connection also costs its stack: with a 64 KiB buffer on it, far
+        // more than an idle connection may.
+        // The epoll checks after the gate (single-thread) fail with it, uncounted.
+        fails: Exactly(&[
+            "single-thread",
+            "idle-memory",
+            "thousand-clients",
+            "partial-reads",
+            "accept-burst",
+            "partial-writes",
+            "backpressure",
+            "closed-peers",
+            "emfile",
+        ]),
+        says: "2 threads",
+        alone: false,
         run: thread_per_connection,
     },
 ];

@@ -14,11 +14,18 @@ use nix::unistd::{fork, ForkResult, Pid};
 use solution_iterative::handle_connection;
 
 use crate::Bug;
+use crate::Fails::Exactly;
 
 pub const BUGS: &[Bug] = &[
     Bug {
         name: "forking-no-reap",
         about: "never reaps: every child that ends stays a zombie",
+        arch: "forking",
+        // A server that never reaps also leaves the child the grader killed a zombie, and
+        // zombies count against RLIMIT_NPROC until reaped, so it cannot fork again either.
+        fails: Exactly(&["no-zombies", "crash-isolation", "fork-failure"]),
+        says: "the parent had not collected their exit status",
+        alone: false,
         run: || {
             Forking {
                 reaper: None,
@@ -30,6 +37,12 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "forking-reap-once",
         about: "reaps one child per SIGCHLD, so children that end together stay zombies",
+        arch: "forking",
+        fails: Exactly(&["no-zombies"]),
+        // Usually in the burst, when 50 SIGCHLDs merge; two that merge by chance earlier are
+        // caught as well.
+        says: "the parent had not collected their exit status",
+        alone: false,
         run: || {
             Forking {
                 reaper: Some(reap_once),
@@ -42,6 +55,12 @@ pub const BUGS: &[Bug] = &[
         name: "forking-wait-in-handler",
         about:
             "calls a blocking wait() once per SIGCHLD, so children that end together stay zombies",
+        arch: "forking",
+        fails: Exactly(&["no-zombies"]),
+        // Usually in the burst, when 50 SIGCHLDs merge; two that merge by chance earlier are
+        // caught as well.
+        says: "the parent had not collected their exit status",
+        alone: false,
         run: || {
             Forking {
                 reaper: Some(wait_once),
@@ -53,6 +72,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "forking-reap-after-accept",
         about: "reaps only after each accept, so the last children stay zombies while it is idle",
+        arch: "forking",
+        fails: Exactly(&["no-zombies"]),
+        says: "50 clients came and went one after another",
+        alone: false,
         run: || {
             Forking {
                 reaper: None,
@@ -67,6 +90,10 @@ pub const BUGS: &[Bug] = &[
         about:
             "waits (without WNOHANG) for every child in its SIGCHLD handler, so one child's end \
                 stalls the parent until all its other clients leave",
+        arch: "forking",
+        fails: Exactly(&["sigchld-in-accept"]),
+        says: "asleep in the kernel's `do_wait`",
+        alone: false,
         run: || {
             Forking {
                 reaper: Some(wait_all),
@@ -78,6 +105,12 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "forking-parent-keeps-socket",
         about: "the parent never closes its copy of a client's socket",
+        arch: "forking",
+        // The kept copies are the descriptors `descriptors` counts, and the copy keeps the
+        // connection open after the child closes its own, so `half-close` never sees EOF.
+        fails: Exactly(&["parent-closes", "descriptors", "half-close"]),
+        says: "still held the sockets of 10 of them",
+        alone: false,
         run: || {
             Forking {
                 parent: |stream, _child| {
@@ -93,6 +126,18 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "forking-child-returns",
         about: "the child does not exit after serving: it carries on in the accept loop",
+        arch: "forking",
+        // A child that never exits also outlives its client, and the children left in the
+        // accept loop use up the process limit, so no fork succeeds once clients have left.
+        // descriptors: the children that run on hold their copies of every later connection.
+        fails: Exactly(&[
+            "bounded-processes",
+            "children-exit",
+            "fork-failure",
+            "descriptors",
+        ]),
+        says: "the processes pile up",
+        alone: false,
         run: || {
             Forking {
                 child: |stream| {
@@ -108,6 +153,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "forking-child-continues-on-error",
         about: "a child whose connection ends with an error goes back into the accept loop",
+        arch: "forking",
+        fails: Exactly(&["children-exit"]),
+        says: "reset its connection in the middle of a line",
+        alone: false,
         run: || {
             Forking {
                 child: |stream| {
@@ -125,6 +174,22 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "forking-serves-in-parent",
         about: "forks, but the parent serves the client (the child exits at once): no concurrency",
+        arch: "forking",
+        // Serving in the parent is also having no child per connection.
+        // The forking checks fail with the gate (child-per-connection), uncounted.
+        fails: Exactly(&[
+            "stalled-client",
+            "child-per-connection",
+            "parent-closes",
+            "children-exit",
+            "no-zombies",
+            "sigchld-in-accept",
+            "crash-isolation",
+            "bounded-processes",
+            "fork-failure",
+        ]),
+        says: "client 1 has sent half a line and nothing since",
+        alone: false,
         run: || {
             Forking {
                 child: |_stream| std::process::exit(0),
@@ -140,6 +205,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "forking-child-crash-fatal",
         about: "ends the server when a child dies of a signal",
+        arch: "forking",
+        fails: Exactly(&["crash-isolation"]),
+        says: "the server's main process had ended (exit code 1)",
+        alone: false,
         run: || {
             Forking {
                 reaper: Some(reap_exits_only),
@@ -151,6 +220,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "forking-fork-fatal",
         about: "ends the server when fork fails (`fork()?`)",
+        arch: "forking",
+        fails: Exactly(&["fork-failure"]),
+        says: "a failed fork must cost one client, not the server",
+        alone: false,
         run: || {
             Forking {
                 fork_fails_server: true,
@@ -158,6 +231,28 @@ pub const BUGS: &[Bug] = &[
             }
             .serve()
         },
+    },
+    Bug {
+        name: "forking-threads",
+        about: "serves each connection on a thread of the parent, not in a child process",
+        arch: "forking",
+        // The forking checks fail with the gate (child-per-connection), uncounted.
+        fails: Exactly(&[
+            "child-per-connection",
+            "stalled-client",
+            "parent-closes",
+            "children-exit",
+            "no-zombies",
+            "sigchld-in-accept",
+            "crash-isolation",
+            "bounded-processes",
+            "fork-failure",
+        ]),
+        says: "the server had 0 child processes",
+        alone: false,
+        // The bug is the architecture: the threaded solution, a thread per connection, where
+        // a process was asked for. Concurrent and correct, and not what the rubric grades.
+        run: || solution_threaded::serve(workbook_kit::listen()?),
     },
 ];
 

@@ -11,18 +11,26 @@ use nix::sched::CloneFlags;
 use solution_iterative::handle_connection;
 
 use crate::threaded::threads_on;
-use crate::Bug;
+use crate::{Bug, Fails};
 
 pub const BUGS: &[Bug] = &[
     Bug {
         name: "clone-sibling",
         about: "serves from a sibling process (CLONE_PARENT | CLONE_FILES), a thread per \
                 connection, while its main process sits idle in one thread",
+        arch: "iterative",
+        fails: Fails::Elsewhere("tests/integrity.rs"),
+        says: "",
+        alone: false,
         run: clone_sibling,
     },
     Bug {
         name: "threaded-decoys",
         about: "serves on threads, and forks an idle decoy child per connection",
+        arch: "iterative",
+        fails: Fails::Elsewhere("tests/integrity.rs"),
+        says: "",
+        alone: false,
         run: || {
             threads_on(&workbook_kit::listen()?, |stream| {
                 // Safe: the decoy calls only async-signal-safe functions (pause, _exit).
@@ -39,17 +47,29 @@ pub const BUGS: &[Bug] = &[
         name: "polled-decoys",
         about: "serves every connection from one poll loop in its one thread, and forks an idle \
                 decoy child per connection",
+        arch: "iterative",
+        fails: Fails::Elsewhere("tests/integrity.rs"),
+        says: "",
+        alone: false,
         run: polled_decoys,
     },
     Bug {
         name: "threaded-as-forking",
         about: "a correct thread-per-connection server (graded as forking, it forks nothing)",
+        arch: "iterative",
+        fails: Fails::Elsewhere("tests/integrity.rs"),
+        says: "",
+        alone: false,
         run: || threads_on(&workbook_kit::listen()?, handle_connection),
     },
     Bug {
         name: "borrowed-port",
         about: "serves nothing and announces the port given as its argument, which another \
                 program listens on",
+        arch: "iterative",
+        fails: Fails::Elsewhere("tests/integrity.rs"),
+        says: "",
+        alone: false,
         run: || {
             let port = std::env::args().nth(2).unwrap_or_default();
             println!("listening on 127.0.0.1:{port}");
@@ -59,6 +79,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "off-loopback",
         about: "announces an address that is not 127.0.0.1",
+        arch: "iterative",
+        fails: Fails::Elsewhere("tests/integrity.rs"),
+        says: "",
+        alone: false,
         run: || {
             let _listener = bind_quietly()?;
             println!("listening on 10.20.30.40:80");
@@ -69,11 +93,19 @@ pub const BUGS: &[Bug] = &[
         name: "canned-replies",
         about: "echoes the lines it recognises from the checks and answers anything else with \
                 a canned line",
+        arch: "iterative",
+        fails: Fails::Elsewhere("tests/integrity.rs"),
+        says: "",
+        alone: false,
         run: || crate::common::serve_each(canned),
     },
     Bug {
         name: "flood-replies",
         about: "answers every line with an endless stream of bytes",
+        arch: "iterative",
+        fails: Fails::Elsewhere("tests/integrity.rs"),
+        says: "",
+        alone: false,
         run: || {
             crate::common::serve_each(|mut stream| {
                 let mut line = Vec::new();
@@ -88,6 +120,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "forged-score",
         about: "writes escape codes and a fake full-marks line to stderr, then crashes",
+        arch: "iterative",
+        fails: Fails::Elsewhere("tests/integrity.rs"),
+        says: "",
+        alone: false,
         run: || {
             let listener = workbook_kit::listen()?;
             eprintln!("\x1b[2J\x1b[H\x1b[1;32mScore: 115/115  full marks\x1b[0m");
@@ -98,6 +134,10 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "slow-announce",
         about: "a correct iterative server that announces after 9 s, as the contract allows",
+        arch: "iterative",
+        fails: Fails::Elsewhere("tests/integrity.rs"),
+        says: "",
+        alone: false,
         run: || {
             let listener = bind_quietly()?;
             std::thread::sleep(Duration::from_secs(9));

@@ -11,11 +11,28 @@ use solution_iterative::handle_connection;
 use workbook_kit::{MAX_LINE, TOO_LONG};
 
 use crate::Bug;
+use crate::Fails::Exactly;
 
 pub const BUGS: &[Bug] = &[
     Bug {
         name: "threaded-joins-each-thread",
         about: "starts a thread per connection, then joins it before accepting the next",
+        arch: "threaded",
+        // Joining at once makes it the iterative server: every check that needs two clients
+        // served at the same time fails, and no check can tell them apart more finely.
+        // `thread-per-connection` and `threads-end` fail at their second client's echo,
+        // `interleaved` and `many-clients` at their second client's reply.
+        // spawn-failure fails uncounted with the gate (thread-per-connection) it stands behind.
+        fails: Exactly(&[
+            "stalled-client",
+            "thread-per-connection",
+            "many-clients",
+            "interleaved",
+            "threads-end",
+            "spawn-failure",
+        ]),
+        says: "client 1 connected first and has sent nothing since",
+        alone: false,
         run: || {
             crate::common::serve_each(|stream| {
                 // The bug: join waits until the client leaves, so the accept loop serves one
@@ -30,36 +47,80 @@ pub const BUGS: &[Bug] = &[
     Bug {
         name: "threaded-reads-on-accept-thread",
         about: "reads each client's first line on the accept thread before starting its thread",
+        arch: "threaded",
+        fails: Exactly(&["stalled-client"]),
+        says: "client 2 sent \"client 2 is not waiting for client 1\\n\"",
+        alone: false,
         run: reads_on_accept_thread,
     },
     Bug {
         name: "threaded-forks",
         about: "forks a process per connection instead of starting a thread",
+        arch: "threaded",
+        // The threaded checks fail with the gate (thread-per-connection), uncounted.
+        fails: Exactly(&[
+            "thread-per-connection",
+            "stalled-client",
+            "many-clients",
+            "interleaved",
+            "threads-end",
+            "spawn-failure",
+        ]),
+        says: "50 child processes",
+        alone: false,
         run: forks,
     },
     Bug {
         name: "threaded-one-thread-polls",
         about: "serves every client from one thread, polling non-blocking sockets in turn",
+        arch: "threaded",
+        // The threaded checks fail with the gate (thread-per-connection), uncounted.
+        fails: Exactly(&[
+            "thread-per-connection",
+            "stalled-client",
+            "many-clients",
+            "interleaved",
+            "threads-end",
+            "spawn-failure",
+        ]),
+        says: "had 1 thread;",
+        alone: false,
         run: one_thread_polls,
     },
     Bug {
         name: "threaded-capped",
         about: "allows at most 100 connections at once; the rest wait in the backlog",
+        arch: "threaded",
+        fails: Exactly(&["many-clients"]),
+        says: "100 of them got their echo",
+        alone: false,
         run: capped,
     },
     Bug {
         name: "threaded-global-buffer",
         about: "keeps the unfinished line in one buffer shared by all connections",
+        arch: "threaded",
+        fails: Exactly(&["interleaved"]),
+        says: "in three pieces",
+        alone: false,
         run: || serve_on_threads(shared_buffer),
     },
     Bug {
         name: "threaded-threads-never-end",
         about: "each thread, once its client has left, blocks forever reporting to the accept loop",
+        arch: "threaded",
+        fails: Exactly(&["threads-end"]),
+        says: "threads outlived their clients",
+        alone: false,
         run: threads_never_end,
     },
     Bug {
         name: "threaded-spawn-panics",
         about: "starts threads with thread::spawn, which panics when no thread can be created",
+        arch: "threaded",
+        fails: Exactly(&["spawn-failure"]),
+        says: "thread::spawn panics",
+        alone: false,
         run: || {
             for stream in workbook_kit::listen()?.incoming() {
                 match stream {

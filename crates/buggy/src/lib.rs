@@ -1,0 +1,80 @@
+//! Known-buggy servers, each with the verdict the grader must give it.
+//!
+//! Every server follows the contract except for one deliberate bug, the kind learners (and
+//! the reference articles) really write, and its [`Bug`] says, next to the code, which
+//! checks must catch it: the binary (`buggy-servers NAME [ADDR]`) runs a server by name, and
+//! `tests/prove.rs` grades each one and holds it to its expectation. This is dev-only code:
+//! it proves the grader, it is not a model to copy.
+//!
+//! # Layout
+//! - `common`: the iterative shape, wrong in the line protocol or in how a connection ends;
+//!   graded as iterative, they prove the checks every architecture shares.
+//! - `hostile`: servers that attack the grader's containment (hang, crash, flood, escape,
+//!   fork without end).
+//! - `integrity`: servers that try to earn marks they have not (work hidden in a sibling,
+//!   decoys, a borrowed port, canned replies); `tests/integrity.rs` proves each.
+//! - `forking`, `threaded`, `epoll`: one architecture each, the reference design with one
+//!   part wrong.
+
+mod common;
+mod epoll;
+mod forking;
+mod hostile;
+mod integrity;
+mod threaded;
+
+use std::io;
+
+/// One buggy server and the verdict it must get.
+pub struct Bug {
+    /// Its name on the command line and in test names.
+    pub name: &'static str,
+    /// The bug, in one line.
+    pub about: &'static str,
+    /// The rubric it is graded with: an architecture's name (`workbook rubric ARCH`).
+    pub arch: &'static str,
+    /// The checks that must fail.
+    pub fails: Fails,
+    /// Words the first failing check's message must contain (see [`Fails`] for which is
+    /// first).
+    pub says: &'static str,
+    /// Graded while no other grading runs: it loads the whole machine (a fork bomb fills
+    /// both cores), which would disturb the timing of any grading beside it.
+    pub alone: bool,
+    /// The server itself: listens, announces, serves; returns only if it fails.
+    pub run: fn() -> io::Result<()>,
+}
+
+/// Which checks a buggy server must fail.
+pub enum Fails {
+    /// Exactly these, no more and no fewer. The first is the check aimed at the bug, whose
+    /// message must say [`Bug::says`]; the others fail too, unavoidably, and a comment by
+    /// the list says why.
+    Exactly(&'static [&'static str]),
+    /// Every check of the rubric, the first in rubric order saying [`Bug::says`]: a server
+    /// that attacks the grader itself rather than one part of the contract, so no check is
+    /// aimed at it.
+    Every,
+    /// Proven by the named test of the workbook instead, which asserts more than a verdict
+    /// (that a borrowed port was never connected to, the grader's own memory, ...).
+    Elsewhere(&'static str),
+}
+
+/// Every buggy server, by module: common, hostile, integrity, forking, threaded, epoll.
+pub fn all() -> impl Iterator<Item = &'static Bug> {
+    [
+        common::BUGS,
+        hostile::BUGS,
+        integrity::BUGS,
+        forking::BUGS,
+        threaded::BUGS,
+        epoll::BUGS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The buggy server called `name`.
+pub fn find(name: &str) -> Option<&'static Bug> {
+    all().find(|bug| bug.name == name)
+}

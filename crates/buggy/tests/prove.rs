@@ -1,0 +1,273 @@
+//! Proves the grader: every known-buggy server in `src/` is graded with its architecture's
+//! rubric and must get the verdict its [`Bug`] states: exactly the checks it lists fail, the
+//! first of them with a message that names the bug, and nothing it started is left running.
+//!
+//! One test per server (libtest-mimic): `cargo test -p buggy-servers -- fork-bomb` grades
+//! one. One more, `coverage`, grades nothing: it checks that the table names real checks and
+//! that every check of every architecture is the aimed one (the first listed) of some
+//! server, so that each check is proven to catch a bug with a message that says what it is.
+//!
+//! # What is graded
+//! A server is graded on the checks it must fail and, as a guard, on every correctness check
+//! of its rubric, which it must pass unless it lists them. The other checks are left out,
+//! and the proof holds without them:
+//! - every check a server must fail is graded, the first must say the words it lists, and
+//!   nothing of the server may be alive afterwards, as when whole rubrics were graded;
+//! - that a left-out check passes a correct server is proven by the reference solutions'
+//!   full-marks tests (`solutions/*/tests/grade.rs`), and each buggy server is a reference
+//!   design with one part changed (`Lines`, `Forking`, `Flaws` in `src/`), so a left-out
+//!   check could fail only through that part;
+//! - that part could reach beyond its target through the echo itself, which every check
+//!   relies on: the guard grades the echo, in well under a second when it is right.
+//!
+//! `BUGGY_FULL=1 cargo test -p buggy-servers` grades every check and so also asserts that
+//! no other check fails: worth running after a check has changed.
+//!
+//! # Time
+//! Gradings run [`AT_ONCE`] at a time, more than there are cores: a grading mostly waits
+//! (for a reply that does not come, a deadline, a process to end). The longest start first;
+//! servers that load the whole machine ([`Bug::alone`]) are graded afterwards, one at a
+//! time. On two cores this takes about 80 s, most of it the two servers that never answer
+//! (`hangs-in-accept`, `stops-itself`: every check waits for them); grading whole rubrics
+//! two at a time took 290 s.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use buggy_servers::{Bug, Fails};
+use libtest_mimic::{Arguments, Failed, Trial};
+// Everything this test uses of the grader.
+use workbook::contain::server::Program;
+use workbook::contain::{shepherd, sweep as contain};
+use workbook::report::{self, Format};
+use workbook::rubric::check::{Category, Check};
+use workbook::rubric::registry::{self as arch, Arch};
+use workbook::rubric::run;
+
+/// Gradings at once, unless `--test-threads` says otherwise.
+const AT_ONCE: usize = 8;
+
+fn main() -> ExitCode {
+    // The grader runs each server under a shepherd, a copy of this very program.
+    shepherd::run_if_requested();
+    let mut args = Arguments::from_args();
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_buggy-servers"));
+    let trial = |bug: &'static Bug| {
+        let exe = exe.clone();
+        Trial::test(bug.name, move || prove(bug, exe)).with_kind(bug.arch)
+    };
+    // Servers proven elsewhere (tests/integrity.rs) are not graded here.
+    let (alone, mut together): (Vec<&Bug>, Vec<&Bug>) = buggy_servers::all()
+        .filter(|b| !matches!(b.fails, Fails::Elsewhere(_)))
+        .partition(|b| b.alone);
+    // The longest first, so that none is left to run by itself at the end: a failing check
+    // takes seconds, a passing one milliseconds.
+    together.sort_by_key(|bug| std::cmp::Reverse(expected_failures(bug).map_or(0, |f| f.len())));
+    let mut trials = vec![Trial::test("coverage", coverage).with_kind("table")];
+    trials.extend(together.into_iter().map(trial));
+    args.test_threads.get_or_insert(AT_ONCE);
+    let first = libtest_mimic::run(&args, trials);
+    // Servers that load the whole machine are graded on their own, so that they cannot
+    // disturb the timing of another grading.
+    args.test_threads = Some(1);
+    let second = libtest_mimic::run(&args, alone.into_iter().map(trial).collect());
+    if first.has_failed() || second.has_failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Grades `bug` and compares the verdict with its expectation.
+fn prove(bug: &Bug, exe: PathBuf) -> Result<(), Failed> {
+    let arch = arch::find(bug.arch).ok_or(format!("no architecture {:?}", bug.arch))?;
+    let expected = expected_failures(bug)?;
+    let program = Program {
+        path: exe,
+        args: vec![bug.name.into()],
+    };
+    let graded: Vec<&str> = arch
+        .checks
+        .iter()
+        .filter(|c| full() || c.category == Category::Correctness || expected.contains(c.id))
+        .map(|c| c.id)
+        .collect();
+    let graded: Vec<String> = graded.into_iter().map(String::from).collect();
+    let only = arch.only(&graded)?;
+    let report = run::grade(&only, &program, run::fresh_seed(), "");
+    no_process_left(&report.servers)?;
+    let failed: BTreeSet<&str> = report
+        .outcomes
+        .iter()
+        .filter(|o| !o.passed)
+        .map(|o| o.check.id)
+        .collect();
+    if failed != expected {
+        return Err(format!(
+            "expected exactly {expected:?} to fail (graded: {}), but {failed:?} failed\n{}",
+            if full() {
+                "every check"
+            } else {
+                "those and the correctness checks"
+            },
+            report::render(&report, Format::Human, false)
+        )
+        .into());
+    }
+    let first = first_failure(bug, &arch);
+    let outcome = report
+        .outcomes
+        .iter()
+        .find(|o| o.check.id == first)
+        .ok_or(format!("`{first}` was not graded"))?;
+    if !outcome.message.contains(bug.says) {
+        return Err(format!(
+            "`{first}` failed, but its message does not say {:?}:\n{}",
+            bug.says, outcome.message
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The checks `bug` must fail.
+fn expected_failures(bug: &Bug) -> Result<BTreeSet<&'static str>, String> {
+    let arch = arch::find(bug.arch).ok_or(format!("no architecture {:?}", bug.arch))?;
+    Ok(match bug.fails {
+        Fails::Exactly(ids) => ids.iter().copied().collect(),
+        Fails::Every => arch.checks.iter().map(|c| c.id).collect(),
+        Fails::Elsewhere(test) => return Err(format!("proven by {test}")),
+    })
+}
+
+/// Whether to grade every check of the rubric (`BUGGY_FULL=1`), not only those that prove.
+fn full() -> bool {
+    std::env::var_os("BUGGY_FULL").is_some_and(|v| v == "1")
+}
+
+/// The check whose message must say `bug.says`.
+fn first_failure(bug: &Bug, arch: &Arch) -> &'static str {
+    match bug.fails {
+        Fails::Exactly(ids) => ids[0],
+        Fails::Every | Fails::Elsewhere(_) => arch.checks[0].id,
+    }
+}
+
+/// Nothing this grading started may be alive: no process carrying the tag of one of its
+/// servers, anywhere on the machine. (Other trials run at the same time, so this process's
+/// descendants are not a measure.)
+fn no_process_left(tags: &[String]) -> Result<(), Failed> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = contain::alive(tags);
+        if left.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("processes left behind: {left:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Checks that no buggy server can be aimed at, each with the reason: `(architecture, check,
+/// why)`. Listing one here is a last resort; `coverage` fails when a listed check gets a
+/// server after all.
+const UNCOVERABLE: &[(&str, &str, &str)] = &[(
+    "iterative",
+    "queued-client",
+    "its bug (a server that turns away a client who connects while another is served) \
+     cannot be caught for certain: client 2 connects and talks, and client 1 closes, within \
+     microseconds, so the server sees the newcomer and the close together, which it cannot \
+     tell from a client who connects just after another left (`descriptors`, \
+     `single-process`, `reset`). Tried both ways: looking at its client first, such a \
+     server failed `queued-client`, `too-long` or `reset` in some of 5 runs and nothing in \
+     others; looking at its listener first, it failed `queued-client`, `too-long` and \
+     `descriptors` in each of 4 runs, and `single-process` and `reset` in some",
+)];
+
+/// The table names real architectures and checks, and every check of every architecture is
+/// the aimed one (the first of [`Fails::Exactly`]) of at least one server. A check shared by
+/// several architectures is one check: a server graded with any of them covers it.
+fn coverage() -> Result<(), Failed> {
+    let archs = arch::all();
+    let mut problems = Vec::new();
+    let mut aimed: Vec<&'static Check> = Vec::new();
+    let mut names = BTreeSet::new();
+    for bug in buggy_servers::all() {
+        if !names.insert(bug.name) {
+            problems.push(format!("two servers are called {:?}", bug.name));
+        }
+        let Some(arch) = archs.iter().find(|a| a.name == bug.arch) else {
+            problems.push(format!("{}: no architecture {:?}", bug.name, bug.arch));
+            continue;
+        };
+        let ids = match bug.fails {
+            Fails::Exactly([]) => {
+                problems.push(format!("{}: an empty list of failing checks", bug.name));
+                continue;
+            }
+            Fails::Exactly(ids) => ids,
+            Fails::Every | Fails::Elsewhere(_) => continue,
+        };
+        for (i, id) in ids.iter().enumerate() {
+            if !arch.checks.iter().any(|c| c.id == *id) {
+                problems.push(format!(
+                    "{}: the {} rubric has no check {id:?}",
+                    bug.name, arch.name
+                ));
+            }
+            if ids[..i].contains(id) {
+                problems.push(format!("{}: {id:?} is listed twice", bug.name));
+            }
+        }
+        aimed.extend(arch.checks.iter().find(|c| c.id == ids[0]));
+    }
+    // Each check not aimed at, with the architectures whose rubric has it.
+    let mut uncovered: Vec<(&Check, Vec<&str>)> = Vec::new();
+    for arch in &archs {
+        for &check in &arch.checks {
+            if aimed.iter().any(|a| std::ptr::eq(*a, check)) {
+                continue;
+            }
+            match uncovered.iter_mut().find(|(c, _)| std::ptr::eq(*c, check)) {
+                Some((_, in_archs)) => in_archs.push(arch.name),
+                None => uncovered.push((check, vec![arch.name])),
+            }
+        }
+    }
+    let excused = |check: &Check, in_archs: &[&str]| {
+        UNCOVERABLE
+            .iter()
+            .any(|(a, id, _)| *id == check.id && in_archs.contains(a))
+    };
+    let missing: Vec<String> = uncovered
+        .iter()
+        .filter(|(check, in_archs)| !excused(check, in_archs))
+        .map(|(check, in_archs)| format!("\n    {} ({})", check.id, in_archs.join(", ")))
+        .collect();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "no buggy server is aimed at (lists first) these checks:{}",
+            missing.concat()
+        ));
+    }
+    for (a, id, _) in UNCOVERABLE {
+        if !uncovered
+            .iter()
+            .any(|(check, in_archs)| check.id == *id && in_archs.contains(a))
+        {
+            problems.push(format!(
+                "{a}::{id} is listed as uncoverable, but a server is aimed at it (or there is \
+                 no such check): remove it from UNCOVERABLE"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
+}
