@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::cargo_bin_cmd;
@@ -63,18 +63,17 @@ fn main() -> std::process::ExitCode {
             },
         ),
     ];
-    libtest_mimic::run(&Arguments::from_args(), trials).exit_code()
+    // Gradings mostly wait: several at once, as tests/prove.rs in crates/buggy does.
+    let mut args = Arguments::from_args();
+    args.test_threads.get_or_insert(4);
+    libtest_mimic::run(&args, trials).exit_code()
 }
-
-/// One grading at a time: several of these measure processes and timing.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn buggy() -> PathBuf {
     workbook::cargo::build(&PathBuf::from(env!("CARGO_MANIFEST_DIR")), "buggy-servers").unwrap()
 }
 
 fn grade(arch: &str, args: &[&str]) -> Report {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let program = Program {
         path: buggy(),
         args: args.iter().map(Into::into).collect(),
@@ -197,7 +196,6 @@ fn an_address_off_loopback_is_refused() {
 }
 
 fn canned_replies_fail_every_correctness_check() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let arch = registry::find("iterative").unwrap();
     let program = Program {
         path: buggy(),
@@ -234,7 +232,6 @@ fn peak_rss_kib(mut child: std::process::Child, within: Duration) -> u64 {
 }
 
 fn a_flood_of_replies_does_not_fill_the_graders_memory() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_workbook"))
         .args(["grade", "iterative", "--format", "json", "--"])
         .arg(buggy())
@@ -247,7 +244,6 @@ fn a_flood_of_replies_does_not_fill_the_graders_memory() {
 }
 
 fn escape_codes_in_stderr_never_reach_the_terminal() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let out = cargo_bin_cmd!("workbook")
         .args(["grade", "iterative", "--color", "never", "--"])
         .arg(buggy())
@@ -264,7 +260,6 @@ fn escape_codes_in_stderr_never_reach_the_terminal() {
 }
 
 fn announcing_late_as_the_contract_allows_costs_nothing() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // sigterm starts the server twice: 18 s of announcing, within its 20 s limit only
     // because announcing does not count.
     let arch = registry::find("iterative").unwrap();
