@@ -32,8 +32,7 @@ impl MemoryCgroup {
     /// Makes the group `name` below our own, limited to `limit_mib`, or `None` where that is
     /// not allowed (not root, no v1 memory controller, a read-only hierarchy).
     pub fn create(name: &str, limit_mib: u64) -> Option<MemoryCgroup> {
-        let own = procfs::cgroup_v1_path(std::process::id() as i32, "memory")?;
-        let dir = PathBuf::from(format!("{ROOT}{}", own.trim_end_matches('/'))).join(name);
+        let dir = own_group()?.join(name);
         fs::create_dir(&dir).ok()?;
         let group = MemoryCgroup { dir };
         let bytes = (limit_mib << 20).to_string();
@@ -80,4 +79,35 @@ impl MemoryCgroup {
     fn write(&self, file: &str, value: &str) -> std::io::Result<()> {
         fs::write(self.dir.join(file), value)
     }
+}
+
+/// The name of the group of the shepherd `pid`: neutral, for the server can list the
+/// cgroup hierarchy.
+pub fn name_for(pid: u32) -> String {
+    format!("s{pid}")
+}
+
+/// Removes the groups of shepherds that were killed outright (`SIGKILL` leaves them no
+/// chance to clean up): groups named for a process that no longer exists. The kernel
+/// refuses to remove a group that still has members, so a live tree is never touched.
+pub fn sweep_stale() {
+    let Some(dir) = own_group() else { return };
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix('s')?.parse::<i32>().ok());
+        if pid.is_some_and(|pid| procfs::read(pid).is_none()) {
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
+}
+
+/// This process's own group in the v1 memory hierarchy.
+fn own_group() -> Option<PathBuf> {
+    let own = procfs::cgroup_v1_path(std::process::id() as i32, "memory")?;
+    Some(PathBuf::from(format!(
+        "{ROOT}{}",
+        own.trim_end_matches('/')
+    )))
 }
