@@ -205,6 +205,15 @@ pub fn pss_kib(pid: i32) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
+/// Every process whose command line (`/proc/PID/cmdline`: the arguments, each ended by a
+/// NUL) starts with `prefix`.
+pub fn running(prefix: &[u8]) -> Vec<Proc> {
+    all_pids()
+        .filter(|pid| fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(prefix)))
+        .filter_map(read)
+        .collect()
+}
+
 /// The children of `pid` (of its main thread), as `/proc/PID/task/PID/children` lists them.
 pub fn children(pid: i32) -> Vec<i32> {
     fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))

@@ -236,6 +236,36 @@ pub const BUGS: &[Bug] = &[
         },
     },
     Bug {
+        name: "nosy",
+        about: "prints what it can learn of who runs it (environment, directory, parent, cgroup) \
+                to stderr, then serves correctly",
+        arch: "iterative",
+        // Curiosity is no bug: full marks, and what it learns must name nothing of the grader.
+        fails: Elsewhere("tests/contain.rs"),
+        says: "",
+        alone: false,
+        run: || {
+            eprintln!("nosy: env {:?}", std::env::vars().collect::<Vec<_>>());
+            eprintln!("nosy: cwd {:?}", std::env::current_dir()?);
+            let parent = getppid().as_raw();
+            let read = |what: &str| std::fs::read(format!("/proc/{parent}/{what}"));
+            let cmdline = read("cmdline").map(|b| String::from_utf8_lossy(&b).replace('\0', " "));
+            eprintln!(
+                "nosy: parent {parent} cmdline {:?}",
+                cmdline.map(|c| c.trim().to_string())
+            );
+            eprintln!(
+                "nosy: parent comm {:?}",
+                read("comm").map(|b| String::from_utf8_lossy(&b).trim().to_string())
+            );
+            eprintln!(
+                "nosy: cgroup {:?}",
+                std::fs::read_to_string("/proc/self/cgroup")
+            );
+            serve_each(handle_connection)
+        },
+    },
+    Bug {
         name: "memory-hog",
         about: "touches 1.5 GiB of memory before it announces",
         arch: "iterative",
