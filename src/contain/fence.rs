@@ -11,7 +11,7 @@
 //! objects from outliving it. The network is not touched: the server listens on the host's
 //! loopback, where the grader connects and reads `/proc/net/tcp`.
 //!
-//! The shepherd clones the namespaces' first process, the [init](super::init), writes its
+//! The shepherd clones the namespaces' first process, the [`init`], writes its
 //! uid and gid maps, puts it in a [memory cgroup](super::memcg) when it can make one, and
 //! lets it go on. Init builds the mounts and forks the server, which waits at a gate until
 //! the shepherd has found its host pid (`/proc/INIT/task/INIT/children`) and its start time.
@@ -37,7 +37,7 @@ use nix::unistd::{pipe2, Pid};
 
 use crate::contain::init::{self, Pipes, Setup};
 use crate::contain::memcg::{self, MemoryCgroup};
-use crate::contain::plan::{Plan, Who};
+use crate::contain::plan::Who;
 use crate::contain::protocol::Status;
 use crate::probe::procfs::{self, Proc};
 
@@ -75,24 +75,23 @@ pub enum Outcome {
 impl Fence {
     /// Makes the namespaces and starts the server in them, waiting at the gate until we
     /// know its host pid, then lets it go.
-    pub fn start(plan: &Plan, setup: &Setup, memory_mib: u64) -> Outcome {
+    pub fn start(setup: &Setup, memory_mib: u64) -> Outcome {
         if std::env::var(SWITCH_VAR).is_ok_and(|v| v == "off") {
             return Outcome::Unavailable(format!("turned off by {SWITCH_VAR}=off"));
         }
-        match Self::try_start(plan, setup, memory_mib) {
+        match Self::try_start(setup, memory_mib) {
             Ok(outcome) => outcome,
             Err(e) => Outcome::Unavailable(e.to_string()),
         }
     }
 
-    fn try_start(plan: &Plan, setup: &Setup, memory_mib: u64) -> io::Result<Outcome> {
+    fn try_start(setup: &Setup, memory_mib: u64) -> io::Result<Outcome> {
         let cloexec = OFlag::O_CLOEXEC;
         let (sync_r, sync_w) = pipe2(cloexec)?;
         let (gate_r, gate_w) = pipe2(cloexec)?;
         let (reports, status_w) = pipe2(cloexec | OFlag::O_NONBLOCK)?;
-        let memcg = matches!(plan.who, Who::Stranger(_))
-            .then(|| MemoryCgroup::create(&memcg::name_for(std::process::id()), memory_mib))
-            .flatten();
+        // Tried whoever we are: an ordinary user may have been given a group to manage.
+        let memcg = MemoryCgroup::create(&memcg::name_for(std::process::id()), memory_mib);
         let pipes = Pipes {
             sync: sync_r,
             gate: gate_r,
@@ -120,7 +119,7 @@ impl Fence {
             init_reaped: false,
             memcg,
         };
-        if let Err(e) = write_maps(init, plan.who) {
+        if let Err(e) = write_maps(init, setup.plan.who) {
             fence.kill(Instant::now() + Duration::from_secs(1));
             return Ok(Outcome::Unavailable(format!(
                 "cannot map the server's uid: {e}"
@@ -257,7 +256,8 @@ impl Fence {
             return;
         }
         // In the group, the kernel's OOM killer chooses among init and the tree: never
-        // init (root may lower its score), or the tree would die without a report.
+        // init, or the tree would die without a report. Only root may lower a score; init
+        // is small enough not to be chosen anyway.
         let path = format!("/proc/{}/oom_score_adj", self.init);
         let _ = std::fs::write(path, "-1000");
     }

@@ -222,7 +222,7 @@ fn make_tree(plan: &Plan, limits: &Limits, cwd: &str, tag: &str) -> Option<Tree>
         nproc,
         disk_mib: limits.max_disk_mib,
     };
-    let why = match Fence::start(plan, &setup, limits.max_rss_mib) {
+    let why = match Fence::start(&setup, limits.max_rss_mib) {
         Outcome::Fenced(fence) => {
             let (init, start) = fence.init();
             say(Status::Fenced(init, start));
