@@ -304,7 +304,7 @@ fn clone_init(setup: &Setup, pipes: Pipes) -> nix::Result<Pid> {
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWIPC;
-    // Init's stack while it sets up and forks: it calls into std (formatting, Command).
+    // Init's stack while it sets up and forks: it calls into std (formatting, files).
     let mut stack = vec![0u8; 1 << 20];
     let mut pipes = Some(pipes);
     let child = Box::new(|| match pipes.take() {
