@@ -10,8 +10,10 @@
 //! - [`probe`]: reading `/proc` (processes, threads, descriptors, sockets, memory) and
 //!   waiting until a value settles. No other module reads `/proc`.
 //! - [`contain`]: running and containing a server: the [shepherd](contain::shepherd) that
-//!   owns its tree, the typed [protocol](contain::protocol) between the two, the
-//!   [server handle](contain::server) the checks use, and the run-wide [sweep](contain::sweep).
+//!   owns its tree, kept in namespaces of its own ([fence](contain::fence), with a tiny
+//!   [init](contain::init)) where the kernel allows, the typed [protocol](contain::protocol)
+//!   between the two, the [server handle](contain::server) the checks use, and the run-wide
+//!   [sweep](contain::sweep).
 //! - [`drive`]: clients with deadlines, the traffic checks send, random data.
 //! - [`rubric`]: what a check is, the [registry](rubric::registry) of architectures, the
 //!   checks they share and one folder per architecture, and the [runner](rubric::run).

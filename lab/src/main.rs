@@ -164,6 +164,7 @@ fn measure(program: &Program, cli: &Cli, pin: bool) -> Result<Row, String> {
         max_procs: most + 50,
         max_tasks: most + 100,
         max_rss_mib: 4_096,
+        ..Limits::default()
     };
     let server = Server::start(program, &limits).map_err(|v| v.message)?;
     if pin {

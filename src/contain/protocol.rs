@@ -29,10 +29,20 @@ impl fmt::Display for Exit {
 }
 
 /// What the shepherd tells the grader.
+///
+/// The shepherd's own [init](super::init) speaks the same protocol to the shepherd, with pids
+/// as its namespace numbers them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
-    /// The server runs, as this (host) pid.
-    Started(i32),
+    /// The server's tree lives in namespaces of its own, below this init process (host pid
+    /// and start time): killing that process kills the whole tree.
+    Fenced(i32, u64),
+    /// No namespaces could be made here (why, in words): the server runs as it did before
+    /// namespaces, fenced only by the shepherd's scans and, as root, a uid of its own.
+    Unfenced(String),
+    /// The server runs, as this (host) pid, started at this time (clock ticks since boot,
+    /// as `/proc/PID/stat` gives it): the pair names the process and no later one.
+    Started(i32, u64),
     /// The server could not be started; why.
     SpawnFailed(String),
     /// The server's main process ended.
@@ -48,7 +58,9 @@ impl fmt::Display for Status {
         // One line each: a message never carries a newline onto the wire.
         let one_line = |s: &str| s.replace('\n', " ");
         match self {
-            Status::Started(pid) => write!(f, "started {pid}"),
+            Status::Fenced(pid, start) => write!(f, "fenced {pid} {start}"),
+            Status::Unfenced(why) => write!(f, "unfenced {}", one_line(why)),
+            Status::Started(pid, start) => write!(f, "started {pid} {start}"),
             Status::SpawnFailed(why) => write!(f, "spawn-failed {}", one_line(why)),
             Status::Exited(pid, Exit::Code(c)) => write!(f, "exited {pid} code {c}"),
             Status::Exited(pid, Exit::Signal(s)) => write!(f, "exited {pid} signal {s}"),
@@ -69,8 +81,14 @@ impl FromStr for Status {
         let bad = || Malformed(line.to_string());
         let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
         let number = |s: &str| s.parse::<i32>().map_err(|_| bad());
+        let process = |rest: &str| -> Result<(i32, u64), Malformed> {
+            let (pid, start) = rest.split_once(' ').ok_or_else(bad)?;
+            Ok((number(pid)?, start.parse().map_err(|_| bad())?))
+        };
         match word {
-            "started" => Ok(Status::Started(number(rest)?)),
+            "fenced" => process(rest).map(|(pid, start)| Status::Fenced(pid, start)),
+            "unfenced" => Ok(Status::Unfenced(rest.to_string())),
+            "started" => process(rest).map(|(pid, start)| Status::Started(pid, start)),
             "spawn-failed" => Ok(Status::SpawnFailed(rest.to_string())),
             "limit" => Ok(Status::Limit(rest.to_string())),
             "killed" if rest.is_empty() => Ok(Status::Killed),
@@ -117,7 +135,9 @@ mod tests {
     #[test]
     fn every_status_round_trips() {
         let all = [
-            Status::Started(42),
+            Status::Fenced(41, 123_456),
+            Status::Unfenced("unshare: Operation not permitted".into()),
+            Status::Started(42, 123_457),
             Status::SpawnFailed("./server: No such file or directory".into()),
             Status::Exited(42, Exit::Code(3)),
             Status::Exited(42, Exit::Signal(9)),
@@ -138,6 +158,8 @@ mod tests {
             "",
             "started",
             "started x",
+            "started 42",
+            "fenced 41 x",
             "exited 1 code",
             "killed now",
             "hello",

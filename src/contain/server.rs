@@ -13,13 +13,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use crate::contain::output::{printable, todo_message, TODO};
+use crate::contain::pidfd::signal_if_same;
 pub use crate::contain::protocol::Exit;
 use crate::contain::protocol::{Order, Status};
 use crate::contain::shepherd::{self, Limits};
+use crate::contain::sweep::SHEPHERD_GRACE;
 use crate::probe::procfs::{self, Proc};
 use crate::probe::settle::poll;
 use crate::probe::sockets::{Holders, Table};
@@ -77,9 +78,20 @@ impl Program {
     }
 }
 
+/// How the server's tree is contained, as the shepherd said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fence {
+    /// In namespaces of its own, below this init (host pid, start time).
+    Namespaces(i32, u64),
+    /// Without namespaces, for this reason.
+    Unfenced(String),
+}
+
 #[derive(Default)]
 struct State {
+    fence: Option<Fence>,
     pid: Option<i32>,
+    start: u64,
     spawn_error: Option<String>,
     exit: Option<Exit>,
     limit: Option<String>,
@@ -138,6 +150,9 @@ pub struct Server {
     pid: i32,
     /// The shepherd's pid: every process below it belongs to the server.
     shepherd_pid: i32,
+    /// When the main process started (clock ticks since boot): with `pid`, names it.
+    start: u64,
+    fence: Option<Fence>,
     tag: String,
     _dir: tempfile::TempDir,
 }
@@ -148,9 +163,9 @@ impl Server {
     /// Starts `program` with the listen address `127.0.0.1:0` appended, and waits for its
     /// announce line.
     pub fn start(program: &Program, limits: &Limits) -> Result<Server, Verdict> {
-        // A name that says nothing: a server must not be able to tell it is being graded.
-        let dir = tempfile::Builder::new()
-            .tempdir()
+        // Used only by a tree without namespaces (a fenced one works in its private /tmp),
+        // under tempfile's neutral name: nothing in the server's view names the grader.
+        let dir = tempfile::tempdir()
             .map_err(|e| Verdict::new(format!("cannot make a working directory: {e}")))?;
         // The server may run as an unprivileged uid; let it use its working directory.
         let _ = std::fs::set_permissions(
@@ -206,6 +221,8 @@ impl Server {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             pid: 0,
             shepherd_pid,
+            start: 0,
+            fence: None,
             tag,
             _dir: dir,
         };
@@ -230,7 +247,15 @@ impl Server {
         }
         let announced = state.announced;
         server.pid = state.pid.unwrap_or(0);
+        server.start = state.start;
+        server.fence = state.fence.clone();
         drop(state);
+        if let Some(Fence::Unfenced(why)) = &server.fence {
+            crate::contain::sweep::note_unfenced(why);
+        }
+        if let Some(Fence::Namespaces(init, start)) = server.fence {
+            crate::contain::sweep::register_fence(init, start);
+        }
         match announced {
             Some(addr) if server.pid > 0 => {
                 server.addr = addr;
@@ -294,9 +319,19 @@ impl Server {
         self.addr
     }
 
-    /// The value of `WORKBOOK_RUN` in the server's environment: names its processes.
-    pub fn tag(&self) -> &str {
-        &self.tag
+    /// Names the server's processes for [`sweep::alive`](crate::contain::sweep::alive):
+    /// `ns:PID:START` (its namespace's init) for a fenced tree, else the value of
+    /// `WORKBOOK_RUN` in the server's environment.
+    pub fn tag(&self) -> String {
+        match self.fence {
+            Some(Fence::Namespaces(init, start)) => format!("ns:{init}:{start}"),
+            _ => self.tag.clone(),
+        }
+    }
+
+    /// How the server's tree is contained.
+    pub fn fence(&self) -> Option<&Fence> {
+        self.fence.as_ref()
     }
 
     /// The server's main process.
@@ -305,14 +340,19 @@ impl Server {
     }
 
     /// Everything the server started, as `/proc` shows it now: every process below its
-    /// shepherd, zombies included. Not only the main process's descendants: a process cloned
-    /// with `CLONE_PARENT` is the main process's sibling, and an orphan is re-parented to
-    /// the shepherd (a subreaper); work hidden there must count as the server's.
+    /// shepherd, zombies included, but the namespace's init (the grader's, not the
+    /// server's). Not only the main process's descendants: a process cloned with
+    /// `CLONE_PARENT` is the main process's sibling, and an orphan is re-parented to init
+    /// (or, without namespaces, to the shepherd, a subreaper); work hidden there must count
+    /// as the server's.
     pub fn tree(&self) -> Vec<Proc> {
         if self.pid <= 0 {
             return Vec::new();
         }
-        procfs::descendants(self.shepherd_pid)
+        match self.fence {
+            Some(Fence::Namespaces(init, _)) => procfs::descendants(init),
+            _ => procfs::descendants(self.shepherd_pid),
+        }
     }
 
     /// Descriptors open in the server's processes, summed (processes that share one table
@@ -354,12 +394,15 @@ impl Server {
         self.exit()
     }
 
-    /// Sends `signal` to the main process.
+    /// Sends `signal` to the main process, if it still runs (never to a later process that
+    /// got its pid).
     pub fn signal(&self, signal: Signal) {
-        // `start` guarantees a real pid; never let 0 or -1 reach kill(2).
-        if self.pid > 0 {
-            let _ = kill(Pid::from_raw(self.pid), signal);
-        }
+        signal_if_same(self.pid, self.start, signal);
+    }
+
+    /// Sends `signal` to `process`, one of [`Server::tree`], if it still runs.
+    pub fn signal_member(&self, process: &Proc, signal: Signal) {
+        signal_if_same(process.pid, process.start, signal);
     }
 
     /// Says so if the server's main process, or all of its processes, are stopped (state
@@ -498,8 +541,16 @@ impl Server {
                 return;
             }
         }
-        self.shared
-            .wait_for(Duration::from_secs(35), |s| s.killed || s.shepherd_gone);
+        // The shepherd kills within its deadline; one that does not answer in time is itself
+        // stuck (stopped by a server of our uid, without namespaces): kill it, which takes
+        // a fenced tree along (its init dies with the shepherd).
+        if !self
+            .shared
+            .wait_for(SHEPHERD_GRACE, |s| s.killed || s.shepherd_gone)
+        {
+            let mut shepherd = self.shepherd.lock().unwrap_or_else(|e| e.into_inner());
+            crate::contain::sweep::force(&mut shepherd);
+        }
     }
 }
 
@@ -539,7 +590,12 @@ fn read_control(control: UnixStream, shared: &Shared) {
             continue;
         };
         shared.update(|s| match status {
-            Status::Started(pid) => s.pid = Some(pid),
+            Status::Fenced(init, start) => s.fence = Some(Fence::Namespaces(init, start)),
+            Status::Unfenced(why) => s.fence = Some(Fence::Unfenced(why)),
+            Status::Started(pid, start) => {
+                s.pid = Some(pid);
+                s.start = start;
+            }
             Status::SpawnFailed(why) => s.spawn_error = Some(why),
             Status::Exited(_, exit) => s.exit = Some(exit),
             Status::Limit(what) => s.limit = Some(what),

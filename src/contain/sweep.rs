@@ -1,9 +1,12 @@
 //! Containment that spans the whole grading run: the list of live shepherds, what happens on
-//! Ctrl-C, and the sweep for strays left by a grader that was killed.
+//! Ctrl-C, the sweep for strays left by a grader that was killed, and the note a run makes
+//! once when it has no namespaces.
 //!
 //! Each [`Server`](crate::contain::server::Server) already kills its tree when dropped. This module
 //! covers the paths where `Drop` never runs: a signal to the grader, and (at the next start)
-//! a previous grader that died by `SIGKILL` while its shepherd could not finish.
+//! a previous grader that died by `SIGKILL` while its shepherd could not finish. A fenced
+//! tree cannot outlive its shepherd (its init dies with it), so only plain trees, tagged in
+//! their environment, are ever swept.
 
 use std::os::unix::net::UnixStream;
 use std::process::Child;
@@ -11,14 +14,22 @@ use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
-use crate::contain::shepherd::TAG_VAR;
+use crate::contain::pidfd::signal_if_same;
+use crate::contain::shepherd::{KILL_DEADLINE, TAG_VAR};
 use crate::probe::procfs;
 
 /// Shepherds alive now: their pid and a handle on their control socket.
 static LIVE: Mutex<Vec<(i32, UnixStream)>> = Mutex::new(Vec::new());
+
+/// The inits (pid, start time) of every fenced tree this process started.
+static FENCES: Mutex<Vec<(i32, u64)>> = Mutex::new(Vec::new());
+
+/// How long the grader waits for a shepherd to answer (or finish) before killing it: the
+/// shepherd's own kill deadline and a little more. Within the 2 s a cleanup may take.
+pub(crate) const SHEPHERD_GRACE: Duration =
+    Duration::from_millis(KILL_DEADLINE.as_millis() as u64 + 300);
 
 pub(crate) fn register(shepherd: i32, control: &UnixStream) {
     if let Ok(clone) = control.try_clone() {
@@ -30,11 +41,31 @@ fn lock() -> std::sync::MutexGuard<'static, Vec<(i32, UnixStream)>> {
     LIVE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+pub(crate) fn register_fence(init: i32, start: u64) {
+    FENCES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((init, start));
+}
+
+/// Says once per process, on stderr, that servers run without namespaces here, and why.
+pub(crate) fn note_unfenced(why: &str) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        eprintln!(
+            "workbook: note: servers run without namespaces here ({why}). They are contained \
+             as before namespaces (process scans, and as root a uid of their own): a server \
+             running as the grader's own user could signal the grader, and files it writes \
+             outside its directory stay. See book/src/grader.md."
+        );
+    });
+}
+
 /// Waits for a shepherd whose socket was closed to finish killing its tree, then reaps it.
-/// If it does not finish in time, kills what is below it and the shepherd itself.
+/// If it does not finish in time, kills it (see [`force`]).
 pub(crate) fn finish(shepherd: &mut Child) {
     let pid = shepherd.id() as i32;
-    let deadline = Instant::now() + Duration::from_secs(35);
+    let deadline = Instant::now() + SHEPHERD_GRACE;
     while Instant::now() < deadline {
         if let Ok(Some(_)) = shepherd.try_wait() {
             lock().retain(|(p, _)| *p != pid);
@@ -42,12 +73,25 @@ pub(crate) fn finish(shepherd: &mut Child) {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    for p in procfs::descendants(pid) {
-        let _ = kill(Pid::from_raw(p.pid), Signal::SIGKILL);
+    force(shepherd);
+    lock().retain(|(p, _)| *p != pid);
+}
+
+/// Kills a shepherd that did not finish in time, and what a scan still finds below it.
+///
+/// Only a plain tree can get there (a server of our uid stopped the shepherd): a fenced
+/// tree's init dies with the shepherd. The shepherd is our unreaped child, so its pid is
+/// its own; what is below it is signalled only while it is what the scan found.
+pub(crate) fn force(shepherd: &mut Child) {
+    let below = procfs::descendants(shepherd.id() as i32);
+    for p in &below {
+        signal_if_same(p.pid, p.start, Signal::SIGSTOP);
     }
     let _ = shepherd.kill();
+    for p in &below {
+        signal_if_same(p.pid, p.start, Signal::SIGKILL);
+    }
     let _ = shepherd.wait();
-    lock().retain(|(p, _)| *p != pid);
 }
 
 /// Prepares the grading process once: more descriptors (1,000 clients need them), signal
@@ -60,6 +104,7 @@ pub fn init() {
         }
         install_signal_handlers();
         sweep_strays();
+        crate::contain::memcg::sweep_stale();
     });
 }
 
@@ -79,7 +124,8 @@ fn install_signal_handlers() {
         });
 }
 
-/// Closes every shepherd's socket (each then kills its tree) and waits for them to finish.
+/// Closes every shepherd's socket (each then kills its tree) and waits for them to finish,
+/// within the shepherds' own kill deadline and a little more.
 pub fn stop_all() {
     let pids: Vec<i32> = lock()
         .iter()
@@ -88,7 +134,7 @@ pub fn stop_all() {
             *pid
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(35);
+    let deadline = Instant::now() + SHEPHERD_GRACE;
     for pid in pids {
         while Instant::now() < deadline && procfs::read(pid).is_some_and(|p| !p.is_zombie()) {
             std::thread::sleep(Duration::from_millis(5));
@@ -104,7 +150,7 @@ fn sweep_strays() {
             continue;
         };
         if procfs::read(grader).is_none() {
-            let _ = kill(Pid::from_raw(p.pid), Signal::SIGKILL);
+            signal_if_same(p.pid, p.start, Signal::SIGKILL);
         }
     }
 }
@@ -113,19 +159,50 @@ fn tag_of(pid: i32) -> Option<String> {
     procfs::env_var(pid, TAG_VAR)
 }
 
-/// Processes of the servers tagged `tags` that are still alive: after a grading run there
-/// must be none.
+/// Processes of the servers tagged `tags` (see [`Server::tag`]) that are still alive: after
+/// a grading run there must be none.
+///
+/// A fenced tree is alive as long as its init is: the kernel ends every process of a pid
+/// namespace before its init is gone.
+///
+/// [`Server::tag`]: crate::contain::server::Server::tag
 pub fn alive(tags: &[String]) -> Vec<procfs::Proc> {
-    procfs::tagged(TAG_VAR, "")
-        .into_iter()
-        .filter(|p| !p.is_zombie() && tag_of(p.pid).is_some_and(|t| tags.contains(&t)))
-        .collect()
+    let mut found: Vec<procfs::Proc> = tags
+        .iter()
+        .filter_map(|tag| {
+            let (init, start) = tag.strip_prefix("ns:")?.split_once(':')?;
+            Some((init.parse().ok()?, start.parse().ok()?))
+        })
+        .flat_map(fenced_tree)
+        .collect();
+    found.extend(
+        procfs::tagged(TAG_VAR, "")
+            .into_iter()
+            .filter(|p| !p.is_zombie() && tag_of(p.pid).is_some_and(|t| tags.contains(&t))),
+    );
+    found
+}
+
+/// Init `(pid, start)` and every process below it, if that init still runs.
+fn fenced_tree((init, start): (i32, u64)) -> Vec<procfs::Proc> {
+    match procfs::read(init) {
+        Some(p) if p.start == start && !p.is_zombie() => {
+            let mut tree = vec![p];
+            tree.extend(procfs::descendants(init));
+            tree
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Processes this grader started that are still alive (there should be none between checks).
 pub fn strays() -> Vec<procfs::Proc> {
-    procfs::tagged(TAG_VAR, &format!("{}:", std::process::id()))
-        .into_iter()
-        .filter(|p| !p.is_zombie())
-        .collect()
+    let fences = FENCES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut found: Vec<procfs::Proc> = fences.into_iter().flat_map(fenced_tree).collect();
+    found.extend(
+        procfs::tagged(TAG_VAR, &format!("{}:", std::process::id()))
+            .into_iter()
+            .filter(|p| !p.is_zombie()),
+    );
+    found
 }

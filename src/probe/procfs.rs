@@ -205,6 +205,98 @@ pub fn pss_kib(pid: i32) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
+/// Every process whose command line (`/proc/PID/cmdline`: the arguments, each ended by a
+/// NUL) starts with `prefix`.
+pub fn running(prefix: &[u8]) -> Vec<Proc> {
+    all_pids()
+        .filter(|pid| fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(prefix)))
+        .filter_map(read)
+        .collect()
+}
+
+/// The children of `pid` (of its main thread), as `/proc/PID/task/PID/children` lists them.
+pub fn children(pid: i32) -> Vec<i32> {
+    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Whether any process has `uid` as its real, effective, saved or filesystem uid.
+pub fn uid_in_use(uid: u32) -> bool {
+    all_pids().any(|pid| {
+        fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .is_some_and(|ids| ids.split_whitespace().any(|id| id == uid.to_string()))
+        })
+    })
+}
+
+/// Bytes of memory held in memfds (`memfd_create`) by the descriptors of `pids`, each
+/// memfd counted once however many descriptors share it.
+///
+/// Such memory is shared memory that no process need map, so it is in nobody's RSS: a tree
+/// could hold gigabytes that way under an RSS cap. The size counted is what the file has
+/// allocated (`st_blocks`), not its length: a sparse memfd costs nothing.
+pub fn memfd_bytes(pids: &[i32]) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = HashSet::new();
+    let mut bytes = 0;
+    for pid in pids {
+        for fd in fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let is_memfd = fs::read_link(fd.path())
+                .is_ok_and(|to| to.as_os_str().as_encoded_bytes().starts_with(b"/memfd:"));
+            // stat follows the link to the memfd itself.
+            let Some(meta) = is_memfd.then(|| fs::metadata(fd.path()).ok()).flatten() else {
+                continue;
+            };
+            if seen.insert((meta.dev(), meta.ino())) {
+                bytes += meta.blocks() * 512;
+            }
+        }
+    }
+    bytes
+}
+
+/// KiB in use on the file system mounted at `path` as process `pid` sees it (through
+/// `/proc/PID/root`, so a mount private to `pid`'s mount namespace counts), or `None`.
+pub fn fs_used_kib(pid: i32, path: &str) -> Option<u64> {
+    let stat = nix::sys::statvfs::statvfs(format!("/proc/{pid}/root{path}").as_str()).ok()?;
+    let used = stat.blocks().saturating_sub(stat.blocks_free());
+    Some(used * stat.fragment_size() / 1024)
+}
+
+/// Where `pid`'s command line lives in its own memory: `(arg_start, arg_end)`, fields 48
+/// and 49 of `/proc/PID/stat`. What `ps` shows is read from there.
+pub fn arg_area(pid: i32) -> Option<(usize, usize)> {
+    let fields = stat_fields(pid)?;
+    let field = |n: usize| fields.get(n - 3)?.parse::<usize>().ok();
+    Some((field(48)?, field(49)?))
+}
+
+/// The path of `pid`'s cgroup in the v1 hierarchy of `controller` (`/a/b`), if it has one.
+pub fn cgroup_v1_path(pid: i32, controller: &str) -> Option<String> {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    // Lines are `ID:CONTROLLERS:PATH`; cgroup2's line has no controllers.
+    text.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let _id = parts.next()?;
+        let controllers = parts.next()?;
+        let path = parts.next()?;
+        controllers
+            .split(',')
+            .any(|c| c == controller)
+            .then(|| path.to_string())
+    })
+}
+
 /// The running kernel's release (`uname -r`).
 pub fn kernel_release() -> String {
     fs::read_to_string("/proc/sys/kernel/osrelease")

@@ -174,7 +174,7 @@ impl Ctx {
         match started {
             Ok(server) => {
                 let server = Arc::new(server);
-                lock(&self.memo.tags).push(server.tag().to_string());
+                lock(&self.memo.tags).push(server.tag());
                 lock(&self.servers).push(server.clone());
                 Ok(server)
             }

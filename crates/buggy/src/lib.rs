@@ -10,7 +10,9 @@
 //! - `common`: the iterative shape, wrong in the line protocol or in how a connection ends;
 //!   graded as iterative, they prove the checks every architecture shares.
 //! - `hostile`: servers that attack the grader's containment (hang, crash, flood, escape,
-//!   fork without end).
+//!   fork without end), the grader itself (stop or kill it, forge its report) or the machine
+//!   (hoard memory no RSS shows, fill /tmp); `tests/contain.rs` proves those that need more
+//!   than a verdict.
 //! - `integrity`: servers that try to earn marks they have not (work hidden in a sibling,
 //!   decoys, a borrowed port, canned replies); `tests/integrity.rs` proves each.
 //! - `forking`, `threaded`, `epoll`: one architecture each, the reference design with one

@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use crate::contain::server::Server;
 use crate::contain::shepherd::Limits;
@@ -43,7 +42,7 @@ pub static CRASH_ISOLATION: Check = Check {
             // No child serves client 1: `child-per-connection` says so. Nothing to kill.
             return Ok(());
         };
-        let _ = kill(Pid::from_raw(child.pid), Signal::SIGKILL);
+        server.signal_member(&child, Signal::SIGKILL);
         drop(victim);
         still_running(&server, std::slice::from_ref(&child), EXIT_GRACE);
         let event = format!(
