@@ -202,7 +202,8 @@ impl Ctx {
                 return Verdict::of(
                     obituary.kind,
                     format!("{}\n{}", verdict.message, obituary.message),
-                );
+                )
+                .because(verdict.cause);
             }
             if let Some(stopped) = server.stopped() {
                 return verdict.context(stopped);

@@ -122,10 +122,12 @@ fn prove(bug: &Bug, exe: PathBuf) -> Result<(), Failed> {
         .iter()
         .find(|o| o.check.id == first)
         .ok_or(format!("`{first}` was not graded"))?;
-    if !outcome.message.contains(bug.says) {
+    // The verdict with the cause the grader found, if it found one.
+    let said = outcome.verdict();
+    if !said.contains(bug.says) {
         return Err(format!(
-            "`{first}` failed, but its message does not say {:?}:\n{}",
-            bug.says, outcome.message
+            "`{first}` failed, but its message does not say {:?}:\n{said}",
+            bug.says
         )
         .into());
     }
