@@ -248,6 +248,19 @@ pub fn secs(d: Duration) -> String {
     }
 }
 
+/// Formats a count for messages: `32,768` rather than `32768`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 /// Shows bytes as an escaped, quoted string, shortened in the middle when long.
 pub fn show(bytes: &[u8]) -> String {
     const KEEP: usize = 40;
@@ -274,10 +287,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shows_bytes_escaped_and_short() {
+    fn shows_bytes_escaped_and_short_and_counts_with_separators() {
         assert_eq!(show(b"a\n\0\xff"), r#""a\n\x00\xff""#);
         let long = vec![b'x'; 1000];
         assert!(show(&long).ends_with("(1000 bytes)"));
+        let counts = [7, 32_768, 1_048_576].map(thousands);
+        assert_eq!(counts, ["7", "32,768", "1,048,576"]);
     }
 
     #[test]

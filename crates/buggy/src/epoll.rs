@@ -11,8 +11,8 @@ use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use workbook_kit::{MAX_LINE, TOO_LONG};
 
-use crate::Bug;
 use crate::Fails::Exactly;
+use crate::{Also, Bug};
 
 pub const BUGS: &[Bug] = &[
     Bug {
@@ -30,11 +30,28 @@ pub const BUGS: &[Bug] = &[
             "too-long",
             "partial-writes",
         ]),
-        says: "bytes came back",
+        says: "edge-triggered: read until WouldBlock",
         alone: false,
         run: || {
             serve(Flaws {
-                read_once: true,
+                read_once: Some(4096),
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
+        name: "epoll-read-once-64k",
+        about: "edge-triggered, reads once (64 KiB) per wakeup and never drains the socket",
+        arch: "epoll",
+        // Only a client that writes faster than one 64 KiB read per wakeup takes leaves
+        // bytes behind: the one that sends 1 MiB while it reads, and the one that sends
+        // 8 MiB. Both writers outpace the server's loop whatever the machine's load.
+        fails: Exactly(&["mebibyte", "partial-writes"]),
+        says: "edge-triggered: read until WouldBlock",
+        alone: false,
+        run: || {
+            serve(Flaws {
+                read_once: Some(64 * 1024),
                 ..Flaws::NONE
             })
         },
@@ -196,11 +213,30 @@ pub const BUGS: &[Bug] = &[
     },
 ];
 
+/// Every failure of a server that leaves input unread names the cause, not only the first.
+pub const ALSO: &[Also] = &[
+    Also {
+        bug: "epoll-read-once",
+        check: "pipelined",
+        says: "edge-triggered: read until WouldBlock",
+    },
+    Also {
+        bug: "epoll-read-once",
+        check: "too-long",
+        says: "edge-triggered: read until WouldBlock",
+    },
+    Also {
+        bug: "epoll-read-once-64k",
+        check: "partial-writes",
+        says: "edge-triggered: read until WouldBlock",
+    },
+];
+
 /// What is wrong with one server; all false is a correct server.
 #[derive(Clone, Copy)]
 struct Flaws {
-    /// Connections registered once with `EPOLLET`; one 4 KiB read per event.
-    read_once: bool,
+    /// Connections registered once with `EPOLLET`; one read of this many bytes per event.
+    read_once: Option<usize>,
     /// The listener registered with `EPOLLET`; at most [`ACCEPT_BATCH`] accepts per event (a
     /// fairness limit that is harmless with level-triggered epoll, and strands the rest of
     /// a burst with edge-triggered).
@@ -225,7 +261,7 @@ struct Flaws {
 
 impl Flaws {
     const NONE: Flaws = Flaws {
-        read_once: false,
+        read_once: None,
         accept_batch: false,
         fragment_echo: false,
         shared_line: false,
@@ -296,7 +332,7 @@ fn serve(flaws: Flaws) -> io::Result<()> {
         next: 1,
         reserve: Some(File::open("/dev/null")?),
         shared_line: Vec::new(),
-        buf: vec![0; if flaws.read_once { 4096 } else { 64 * 1024 }],
+        buf: vec![0; flaws.read_once.unwrap_or(64 * 1024)],
     };
     let mut events = vec![EpollEvent::empty(); 256];
     loop {
@@ -367,7 +403,7 @@ impl Loop {
     fn register(&mut self, stream: TcpStream) {
         let token = self.next;
         self.next += 1;
-        let interest = if self.flaws.read_once {
+        let interest = if self.flaws.read_once.is_some() {
             EpollFlags::EPOLLIN
                 | EpollFlags::EPOLLOUT
                 | EpollFlags::EPOLLRDHUP
@@ -425,7 +461,7 @@ impl Loop {
             Ok(()) if conn.done() => self.close(token),
             Ok(()) => {
                 // Edge-triggered connections stay registered for both, once.
-                if flaws.read_once {
+                if flaws.read_once.is_some() {
                     return;
                 }
                 let mut wanted = EpollFlags::empty();
@@ -483,8 +519,8 @@ fn handle(
     // level-triggered event, or the second read would block the loop.
     let closed = events.intersects(EpollFlags::EPOLLRDHUP) || trouble;
     let reads = match () {
-        _ if flaws.read_once && closed => usize::MAX,
-        _ if flaws.read_once || flaws.blocking => 1,
+        _ if flaws.read_once.is_some() && closed => usize::MAX,
+        _ if flaws.read_once.is_some() || flaws.blocking => 1,
         _ => 4,
     };
     for _ in 0..reads {

@@ -12,6 +12,7 @@ use crate::drive::client::{secs, show, Client, REPLY};
 use crate::fail;
 use crate::rubric::check::{Category, Check};
 use crate::rubric::common;
+use crate::rubric::diagnose::Explained;
 use crate::verdict::Verdict;
 
 pub static SINGLE_THREAD: Check = Check {
@@ -81,7 +82,8 @@ pub static THOUSAND_CLIENTS: Check = Check {
                      waited for their echoes; {}",
                         client.name
                     ))
-                })?;
+                })
+                .explained(&server)?;
         }
         Ok(())
     },
