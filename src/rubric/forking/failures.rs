@@ -1,4 +1,5 @@
-//! When things go wrong: a crashing child, too many processes, a fork that fails.
+//! When things go wrong: a crashing child, too many processes, a fork that fails, no
+//! descriptor left.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use crate::drive::traffic::round;
 use crate::probe::procfs::{self, Proc};
 use crate::probe::settle::poll;
 use crate::rubric::check::{Category, Check};
+use crate::rubric::common;
 use crate::verdict::Verdict;
 use crate::{ensure, fail};
 
@@ -184,6 +186,20 @@ pub static FORK_FAILURE: Check = Check {
             running.len()
         )))
     },
+};
+
+pub static EMFILE: Check = Check {
+    id: "emfile",
+    category: Category::Robustness,
+    points: 5,
+    summary: "out of descriptors (limit 64, 101 clients), it neither dies nor spins, and recovers",
+    hint: "a parent that holds a descriptor per child (a pidfd, a pipe) can run out of them; \
+           then accept fails with EMFILE, the connection stays queued, and accepting again at \
+           once fails again at once: when `workbook_kit::out_of_descriptors(&e)`, sleep for \
+           `OUT_OF_DESCRIPTORS_PAUSE` before the next accept",
+    book: "forking.md#running-out-of-descriptors",
+    limit: LIMIT,
+    run: |ctx| common::out_of_descriptors(ctx, |_| None),
 };
 
 /// Keeps the server's main process stopped (SIGSTOP) until dropped (SIGCONT).
