@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::contain::server::Server;
 use crate::drive::client::{secs, thousands};
+use crate::probe::epoll;
 use crate::probe::procfs;
 use crate::probe::settle::poll;
 use crate::probe::sockets::{End, Table};
@@ -98,6 +99,36 @@ pub fn unread_input(server: &Server) -> Option<Cause> {
              epoll reports a socket when input arrives, not while input waits, so what one \
              read leaves behind is never reported again",
             secs(STALL)
+        ),
+        see: None,
+        book: "epoll.md#level-triggered-or-edge-triggered",
+    })
+}
+
+/// Connections registered, level-triggered, for `EPOLLOUT` although nothing of theirs waits
+/// to be sent: every `epoll_wait` returns at once for them, so the loop never sleeps. Only
+/// a cause when the server is known to be busy.
+pub fn idle_epollout(server: &Server) -> Option<Cause> {
+    let ends = Table::read().ends(server.addr().port());
+    let idle = epoll::watched(server.pid())
+        .into_iter()
+        .filter(|w| w.wants_write_level())
+        .filter(|w| ends.iter().any(|e| e.inode == w.inode && e.unsent == 0))
+        .count();
+    if idle == 0 {
+        return None;
+    }
+    let connections = match idle {
+        1 => "one connection".to_string(),
+        n => format!("{n} connections"),
+    };
+    Some(Cause {
+        says: format!(
+            "asks for EPOLLOUT while it has nothing to write: epoll reports the socket \
+             writable at once, every time. Its epoll instance watched {connections} for \
+             EPOLLOUT (level-triggered) with nothing waiting to be sent, so epoll_wait never \
+             slept; ask for EPOLLOUT only while a connection has output left over, and drop \
+             it once that is sent"
         ),
         see: None,
         book: "epoll.md#level-triggered-or-edge-triggered",

@@ -57,6 +57,21 @@ pub const BUGS: &[Bug] = &[
         },
     },
     Bug {
+        name: "epoll-always-epollout",
+        about: "level-triggered, keeps every connection registered for EPOLLOUT, so it spins",
+        arch: "epoll",
+        // Alone: it spins a core whenever a client is connected.
+        fails: Exactly(&["emfile"]),
+        says: "asks for EPOLLOUT while it has nothing to write",
+        alone: true,
+        run: || {
+            serve(Flaws {
+                always_epollout: true,
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
         name: "epoll-accept-batch",
         about: "edge-triggered listener, accepts at most 16 connections per wakeup",
         arch: "epoll",
@@ -257,6 +272,8 @@ struct Flaws {
     table: Option<usize>,
     /// A read buffer of its own for every connection, filled with zeros up front.
     eager_buffers: bool,
+    /// Every connection registered for `EPOLLOUT` (level-triggered), output or not.
+    always_epollout: bool,
 }
 
 impl Flaws {
@@ -271,6 +288,7 @@ impl Flaws {
         spin_on_emfile: false,
         table: None,
         eager_buffers: false,
+        always_epollout: false,
     };
 }
 
@@ -408,6 +426,8 @@ impl Loop {
                 | EpollFlags::EPOLLOUT
                 | EpollFlags::EPOLLRDHUP
                 | EpollFlags::EPOLLET
+        } else if self.flaws.always_epollout {
+            EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
         } else {
             EpollFlags::EPOLLIN
         };
@@ -468,7 +488,9 @@ impl Loop {
                 if conn.wants_read(flaws) {
                     wanted |= EpollFlags::EPOLLIN;
                 }
-                if !conn.unsent.is_empty() {
+                // The bug of `epoll-always-epollout`: writable is asked for with nothing to
+                // write, and a socket with room in its send buffer is always writable.
+                if !conn.unsent.is_empty() || flaws.always_epollout {
                     wanted |= EpollFlags::EPOLLOUT;
                 }
                 if wanted != conn.interest {

@@ -8,7 +8,7 @@ use super::writes::rss_kib;
 use super::{fds, settle, LIMIT};
 use crate::drive::client::Client;
 use crate::rubric::check::{Category, Check};
-use crate::rubric::common;
+use crate::rubric::{common, diagnose};
 use crate::{ensure, fail};
 
 pub static IDLE_MEMORY: Check = Check {
@@ -111,5 +111,7 @@ pub static EMFILE: Check = Check {
            reopen the spare (or stop watching the listener for a moment); never just retry",
     book: "epoll.md#running-out-of-descriptors",
     limit: LIMIT,
-    run: |ctx| common::out_of_descriptors(ctx, |_| None),
+    // A loop can spin for another reason than the accept: it may ask for what it will not
+    // act on.
+    run: |ctx| common::out_of_descriptors(ctx, diagnose::idle_epollout),
 };
