@@ -156,6 +156,24 @@ pub const BUGS: &[Bug] = &[
             Ok(())
         },
     },
+    Bug {
+        name: "threaded-fixed-pool",
+        about: "starts 256 threads that all accept and serve: a pool, not a thread per connection",
+        arch: "threaded",
+        // The threaded checks fail with the gate (thread-per-connection), uncounted.
+        fails: Exactly(&[
+            "thread-per-connection",
+            "stalled-client",
+            "many-clients",
+            "interleaved",
+            "threads-end",
+            "spawn-failure",
+            "emfile",
+        ]),
+        says: "with no client connected it had 257",
+        alone: false,
+        run: fixed_pool,
+    },
 ];
 
 /// Accepts connections and serves each with `handle` on a thread of its own (detached).
@@ -432,6 +450,38 @@ fn threads_never_end() -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `threaded-fixed-pool`: the threads are started before any client comes, and each
+/// accepts and serves connections in turn, as a pool does. It serves up to 256 clients at
+/// once, and its thread count never moves.
+fn fixed_pool() -> io::Result<()> {
+    const POOL: usize = 256;
+    let listener = Arc::new(workbook_kit::listen()?);
+    for i in 0..POOL {
+        let listener = listener.clone();
+        let started = thread::Builder::new()
+            .name(format!("pool-{i}"))
+            .spawn(move || loop {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        if let Err(e) = handle_connection(stream) {
+                            eprintln!("connection ended: {e}");
+                        }
+                    }
+                    Err(e) => accept_failed(&e),
+                }
+            });
+        // Under a low RLIMIT_NPROC the pool is smaller: it serves with what it has.
+        if let Err(e) = started {
+            eprintln!("the pool has {i} threads: {e}");
+            break;
+        }
+    }
+    // The main thread's work is done; it stays, as the process must.
+    loop {
+        thread::park();
+    }
 }
 
 /// Shuts the write side, then drains the input for up to 2 s so the ERR line is not lost to
