@@ -15,8 +15,8 @@ use nix::sys::wait::{wait, waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use solution_iterative::handle_connection;
 
-use crate::Bug;
 use crate::Fails::Exactly;
+use crate::{Also, Bug};
 
 pub const BUGS: &[Bug] = &[
     Bug {
@@ -269,6 +269,37 @@ pub const BUGS: &[Bug] = &[
         says: "spinning on an accept that keeps failing",
         alone: true,
         run: pidfd_parent,
+    },
+];
+
+/// Secondary failures name the bug and the check that grades it: a server that never reaps
+/// fails `crash-isolation` and `fork-failure` too, and their verdicts must say that it does
+/// not reap, not blame the signal or `fork()?`.
+pub const ALSO: &[Also] = &[
+    Also {
+        bug: "forking-no-reap",
+        check: "crash-isolation",
+        says: "the server does not reap its children",
+    },
+    Also {
+        bug: "forking-no-reap",
+        check: "crash-isolation",
+        says: "(see `no-zombies`)",
+    },
+    Also {
+        bug: "forking-no-reap",
+        check: "fork-failure",
+        says: "the server does not reap its children",
+    },
+    Also {
+        bug: "forking-no-reap",
+        check: "fork-failure",
+        says: "(see `no-zombies`)",
+    },
+    Also {
+        bug: "forking-wait-all-in-handler",
+        check: "emfile",
+        says: "(see `sigchld-in-accept`)",
     },
 ];
 

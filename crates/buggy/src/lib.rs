@@ -73,7 +73,7 @@ pub struct Also {
 
 /// Every [`Also`], by module, each beside the servers it belongs to.
 pub fn also() -> impl Iterator<Item = &'static Also> {
-    [epoll::ALSO].into_iter().flatten()
+    [forking::ALSO, epoll::ALSO].into_iter().flatten()
 }
 
 /// Every buggy server, by module: common, hostile, integrity, forking, threaded, epoll.

@@ -6,6 +6,7 @@
 //! Processes are told apart by pid *and* start time: once a process is reaped its pid may be
 //! reused, and these checks fork hundreds.
 
+mod causes;
 mod children;
 mod failures;
 mod zombies;
