@@ -6,9 +6,10 @@
 //!
 //! # Layout
 //! The layers, each using only those above it:
-//! - [`verdict`]: why a check failed, with a kind the grader acts on.
-//! - [`probe`]: reading `/proc` (processes, threads, descriptors, sockets, memory) and
-//!   waiting until a value settles. No other module reads `/proc`.
+//! - [`verdict`]: why a check failed, with a kind the grader acts on and, when a diagnosis
+//!   found it, the bug behind it.
+//! - [`probe`]: reading `/proc` (processes, threads, descriptors, sockets, epoll sets,
+//!   memory) and waiting until a value settles. No other module reads `/proc`.
 //! - [`contain`]: running and containing a server: the [shepherd](contain::shepherd) that
 //!   owns its tree, kept in namespaces of its own ([fence](contain::fence), with a tiny
 //!   [init](contain::init)) where the kernel allows, the typed [protocol](contain::protocol)
@@ -16,7 +17,8 @@
 //!   [sweep](contain::sweep).
 //! - [`drive`]: clients with deadlines, the traffic checks send, random data.
 //! - [`rubric`]: what a check is, the [registry](rubric::registry) of architectures, the
-//!   checks they share and one folder per architecture, and the [runner](rubric::run).
+//!   checks they share and one folder per architecture, the [diagnoses](rubric::diagnose)
+//!   that name the bug behind a failure, and the [runner](rubric::run).
 //! - [`report`]: one render function over the formats (human, JSON, Gradescope, GitHub
 //!   Classroom), one file each.
 //! - Front ends: [`harness`] (the rubric as `cargo test`) and [`cargo`] (building the crate

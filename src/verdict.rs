@@ -2,6 +2,10 @@
 //! grader, so that the grader decides what to do next (skip the rest of a run, explain a
 //! crash) from the kind, never by matching words in the message.
 //!
+//! A verdict may also carry a [`Cause`]: what the server really does wrong, when the grader
+//! could tell. It is shown instead of the check's hint, which names what the check is about
+//! and would send the learner after the symptom.
+//!
 //! This is the bottom layer: every other module may use it, and it uses none of them.
 
 /// What kind of failure a verdict reports.
@@ -35,6 +39,31 @@ pub enum Kind {
 pub struct Verdict {
     pub kind: Kind,
     pub message: String,
+    /// The bug behind the symptom, when a diagnosis found it.
+    pub cause: Option<Cause>,
+}
+
+/// The bug behind a failure, found by looking at what the server was doing: shown instead of
+/// the check's hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// The bug, in words: what the server does, and why that fails.
+    pub says: String,
+    /// The check that grades this bug, when it is another check than the one that failed
+    /// ("see `no-zombies`"): fix that one first.
+    pub see: Option<&'static str>,
+    /// The book section that explains it: `file.md#anchor` under `book/src/`.
+    pub book: &'static str,
+}
+
+impl Cause {
+    /// The cause as one line: its words, and the check to see if there is one.
+    pub fn text(&self) -> String {
+        match self.see {
+            Some(id) => format!("{} (see `{id}`)", self.says),
+            None => self.says.clone(),
+        }
+    }
 }
 
 impl Verdict {
@@ -47,12 +76,25 @@ impl Verdict {
         Verdict {
             kind,
             message: message.into(),
+            cause: None,
         }
     }
 
     /// Puts `context` in front of the message: `"client 2: ..."`.
     pub fn context(self, context: impl std::fmt::Display) -> Verdict {
-        Verdict::of(self.kind, format!("{context}: {}", self.message))
+        Verdict {
+            message: format!("{context}: {}", self.message),
+            ..self
+        }
+    }
+
+    /// Names the bug behind the failure, unless an earlier diagnosis already did (the one
+    /// made closest to the failure saw the most).
+    pub fn because(self, cause: Option<Cause>) -> Verdict {
+        Verdict {
+            cause: self.cause.or(cause),
+            ..self
+        }
     }
 }
 

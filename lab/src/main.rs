@@ -32,6 +32,7 @@ use nix::unistd::Pid;
 
 use workbook::contain::server::{Program, Server};
 use workbook::contain::shepherd::{self, Limits};
+use workbook::drive::client::thousands;
 use workbook::probe::procfs;
 
 #[derive(Parser)]
@@ -140,19 +141,6 @@ impl Row {
             self.server_cpu * 100.0
         )
     }
-}
-
-/// 158,000 rather than 158000.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(d);
-    }
-    out
 }
 
 fn measure(program: &Program, cli: &Cli, pin: bool) -> Result<Row, String> {

@@ -220,9 +220,17 @@ pub fn mismatch(expected: &[u8], got: &[u8], ending: &Ending, within: Duration) 
         };
         return format!("expected {}, but {what}", show(expected));
     }
+    // How the reply ended, if it did: a read that stopped at the first difference (as
+    // `expect` does) did not wait to see, and passes `Timeout`.
+    let then = match ending {
+        Ending::Timeout => String::new(),
+        ended => format!(", {ended}"),
+    };
     match expected.iter().zip(got).position(|(a, b)| a != b) {
+        // Different from the first byte: the two, once each, say it all.
+        Some(0) => format!("expected {}, got {}{then}", show(expected), show(got)),
         Some(at) => format!(
-            "expected {}, got {}: they differ at byte {at} (expected {}, got {})",
+            "expected {}, got {}{then}: they differ at byte {at} (expected {}, got {})",
             show(expected),
             show(got),
             show(&expected[at..]),
@@ -246,6 +254,19 @@ pub fn secs(d: Duration) -> String {
     } else {
         format!("{} ms", d.as_millis())
     }
+}
+
+/// Formats a count for messages: `32,768` rather than `32768`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// Shows bytes as an escaped, quoted string, shortened in the middle when long.
@@ -274,10 +295,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shows_bytes_escaped_and_short() {
+    fn shows_bytes_escaped_and_short_and_counts_with_separators() {
         assert_eq!(show(b"a\n\0\xff"), r#""a\n\x00\xff""#);
         let long = vec![b'x'; 1000];
         assert!(show(&long).ends_with("(1000 bytes)"));
+        let counts = [7, 32_768, 1_048_576].map(thousands);
+        assert_eq!(counts, ["7", "32,768", "1,048,576"]);
     }
 
     #[test]
@@ -288,5 +311,12 @@ mod tests {
         assert!(m.contains("differ at byte 3"), "{m}");
         let m = mismatch(b"hello\n", b"hel", &Ending::Eof, REPLY);
         assert!(m.contains("only the first 3 of its 6 bytes"), "{m}");
+        // A reply wrong from its first byte is shown once, not twice.
+        let long = vec![b'a'; 65_536];
+        let m = mismatch(&long, b"ERR line too long\n", &Ending::Eof, REPLY);
+        assert_eq!(m.matches("(65536 bytes)").count(), 1, "{m}");
+        assert!(m.ends_with("then the server closed the connection"), "{m}");
+        let m = mismatch(&long, b"ERR line too long\n", &Ending::Timeout, REPLY);
+        assert!(m.ends_with(r#"got "ERR line too long\n""#), "{m}");
     }
 }

@@ -10,8 +10,7 @@ use crate::fail;
 use crate::verdict::{Outcome, Verdict};
 
 /// Writes `data` from one thread while reading the echo on this one, and compares.
-pub fn exchange(client: Client, data: &[u8], within: Duration) -> Outcome {
-    let mut client = client;
+pub fn exchange(client: &mut Client, data: &[u8], within: Duration) -> Outcome {
     let mut writer = client
         .stream()
         .try_clone()

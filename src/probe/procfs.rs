@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::path::Path;
 
 /// One process, as `/proc/PID/stat` and `/proc/PID/status` describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +62,12 @@ fn stat(pid: i32) -> Option<(i32, char, u64)> {
 /// The fields of `/proc/PID/stat` from the third (the state) on: index `n - 3` holds field
 /// `n` as proc(5) numbers them.
 fn stat_fields(pid: i32) -> Option<Vec<String>> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    fields_of(&format!("/proc/{pid}/stat"))
+}
+
+/// The fields of a `stat` file (a process's or a thread's) from the third on.
+fn fields_of(path: &str) -> Option<Vec<String>> {
+    let text = fs::read_to_string(path).ok()?;
     // The command name is in parentheses and may itself contain spaces or ')'.
     let rest = text.get(text.rfind(')')? + 2..)?;
     Some(rest.split_whitespace().map(str::to_string).collect())
@@ -144,8 +150,42 @@ pub fn socket_inodes(pid: i32) -> Vec<u64> {
 /// Where in the kernel `pid` sleeps (`/proc/PID/wchan`: `do_wait`, `inet_csk_accept`, ...),
 /// if it sleeps somewhere the kernel names.
 pub fn wchan(pid: i32) -> Option<String> {
-    let wchan = fs::read_to_string(format!("/proc/{pid}/wchan")).ok()?;
+    wchan_at(Path::new(&format!("/proc/{pid}")))
+}
+
+/// The `wchan` of the process or thread whose `/proc` directory is `dir`.
+fn wchan_at(dir: &Path) -> Option<String> {
+    let wchan = fs::read_to_string(dir.join("wchan")).ok()?;
     (!wchan.is_empty() && wchan != "0").then_some(wchan)
+}
+
+/// One thread of a process, at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    /// `R` (running or ready to), `S` (asleep), `T` (stopped), ...
+    pub state: char,
+    /// Where in the kernel it sleeps, as [`wchan`] says.
+    pub wchan: Option<String>,
+}
+
+/// Every thread of `pid` (empty if it is gone).
+pub fn tasks(pid: i32) -> Vec<Task> {
+    let Ok(dir) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|task| {
+            let path = task.path();
+            let state = fields_of(path.join("stat").to_str()?)?
+                .first()?
+                .chars()
+                .next()?;
+            Some(Task {
+                state,
+                wchan: wchan_at(&path),
+            })
+        })
+        .collect()
 }
 
 /// The sockets `pid`'s threads are blocked reading, each with the thread: a thread whose
@@ -325,17 +365,7 @@ pub fn cpu_ns(pid: i32) -> Option<u64> {
 
 /// Whether any thread of `pid` is running or runnable (state `R`) now.
 pub fn any_task_running(pid: i32) -> bool {
-    fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|task| task.file_name().to_str()?.parse::<i32>().ok())
-        .any(|tid| {
-            fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat"))
-                .ok()
-                .and_then(|t| Some(t.get(t.rfind(')')? + 2..)?.starts_with('R')))
-                .unwrap_or(false)
-        })
+    tasks(pid).iter().any(|t| t.state == 'R')
 }
 
 #[cfg(test)]
@@ -349,6 +379,9 @@ mod tests {
         assert!(me.rss_kib > 0);
         assert_ne!(me.state, 'Z');
         assert!(open_fds(std::process::id() as i32).unwrap() >= 3);
+        let tasks = tasks(std::process::id() as i32);
+        // This thread is running: it is reading its own stat.
+        assert!(tasks.iter().any(|t| t.state == 'R'), "{tasks:?}");
     }
 
     #[test]

@@ -13,6 +13,21 @@ use super::procfs::socket_inodes;
 /// The kernel's IPv4 TCP table, read once.
 pub struct Table(Vec<TcpNetEntry>);
 
+/// The server's end of one connection, as the TCP table shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct End {
+    /// The client's address: the connection's other end.
+    pub peer: SocketAddr,
+    /// What reached the socket and the server has not read: bytes, plus one for the
+    /// client's FIN (its end of stream) until a read has returned 0 for it.
+    pub unread: u32,
+    /// Bytes the server wrote that have not been taken by the client's side yet.
+    pub unsent: u32,
+    /// The client has closed its side (`CLOSE_WAIT`): a FIN came, the server has not closed.
+    pub peer_closed: bool,
+    pub inode: u64,
+}
+
 impl Table {
     /// Reads the table now (empty if it cannot be read).
     pub fn read() -> Table {
@@ -26,6 +41,23 @@ impl Table {
             .iter()
             .find(|e| e.local_address == local && e.remote_address == remote && e.inode != 0)
             .map(|e| e.inode)
+    }
+
+    /// The server's ends of the connections accepted on `port` that a descriptor still holds
+    /// (not the listener, nor ends already closed).
+    pub fn ends(&self, port: u16) -> Vec<End> {
+        self.0
+            .iter()
+            .filter(|e| e.local_address.port() == port && e.inode != 0)
+            .filter(|e| e.state != TcpState::Listen)
+            .map(|e| End {
+                peer: e.remote_address,
+                unread: e.rx_queue,
+                unsent: e.tx_queue,
+                peer_closed: e.state == TcpState::CloseWait,
+                inode: e.inode,
+            })
+            .collect()
     }
 
     /// The inode of the socket listening on `addr`, if any.
@@ -95,5 +127,23 @@ mod tests {
         assert_eq!(Holders::of([me]).of_inode(inode), &[me]);
         let listening = found.listener(addr).unwrap();
         assert_eq!(Holders::of([me]).of_inode(listening), &[me]);
+    }
+
+    #[test]
+    fn an_unread_end_of_stream_counts_as_one_byte() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        let (_accepted, _) = listener.accept().unwrap();
+        client.write_all(b"abc").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let peer = client.local_addr().unwrap();
+        let end = super::super::settle::poll(std::time::Duration::from_secs(2), || {
+            let ends = Table::read().ends(addr.port());
+            ends.into_iter().find(|e| e.peer == peer && e.peer_closed)
+        })
+        .expect("the server's end is in CLOSE_WAIT");
+        assert_eq!((end.unread, end.unsent), (4, 0), "{end:?}");
     }
 }

@@ -24,8 +24,8 @@ struct CheckResult<'a> {
     passed: bool,
     summary: &'a str,
     message: &'a str,
-    /// Only for a failed check.
-    hint: &'a str,
+    /// Only for a failed check: the cause the grader found, or else the check's hint.
+    hint: String,
     book: String,
     /// Only for a failed check: the command that re-runs it on the same data.
     again: String,
@@ -43,22 +43,30 @@ pub fn of(report: &Report) -> Workbook<'_> {
         checks: report
             .outcomes
             .iter()
-            .map(|o| CheckResult {
-                id: o.check.id,
-                category: o.check.category.name(),
-                points: o.points(),
-                max_points: o.check.points,
-                passed: o.passed,
-                summary: o.check.summary,
-                message: &o.message,
-                hint: if o.passed { "" } else { o.check.hint },
-                book: book_path(o.check),
-                again: if o.passed {
-                    String::new()
+            .map(|o| {
+                let (hint, book) = if o.passed {
+                    (String::new(), book_path(o.check))
                 } else {
-                    replay_of(&report.replay, o.check.id)
-                },
-                duration_ms: o.duration.as_millis() as u64,
+                    let (advice, book) = o.advice();
+                    (advice, format!("book/src/{book}"))
+                };
+                CheckResult {
+                    id: o.check.id,
+                    category: o.check.category.name(),
+                    points: o.points(),
+                    max_points: o.check.points,
+                    passed: o.passed,
+                    summary: o.check.summary,
+                    message: &o.message,
+                    hint,
+                    book,
+                    again: if o.passed {
+                        String::new()
+                    } else {
+                        replay_of(&report.replay, o.check.id)
+                    },
+                    duration_ms: o.duration.as_millis() as u64,
+                }
             })
             .collect(),
     }

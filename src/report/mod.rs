@@ -12,7 +12,7 @@ mod json;
 use std::time::Duration;
 
 use crate::rubric::check::Check;
-use crate::verdict::{Kind, Verdict};
+use crate::verdict::{Cause, Kind, Verdict};
 
 /// What one check concluded.
 #[derive(Debug, Clone)]
@@ -23,20 +23,23 @@ pub struct Outcome {
     pub kind: Option<Kind>,
     /// Why it failed; empty when it passed.
     pub message: String,
+    /// The bug behind the failure, when the grader found it: shown instead of the hint.
+    pub cause: Option<Cause>,
     pub duration: Duration,
 }
 
 impl Outcome {
     pub fn of(check: &'static Check, result: Result<(), Verdict>, duration: Duration) -> Outcome {
-        let (kind, message) = match result {
-            Ok(()) => (None, String::new()),
-            Err(v) => (Some(v.kind), v.message),
+        let (kind, message, cause) = match result {
+            Ok(()) => (None, String::new(), None),
+            Err(v) => (Some(v.kind), v.message, v.cause),
         };
         Outcome {
             check,
             passed: kind.is_none(),
             kind,
             message,
+            cause,
             duration,
         }
     }
@@ -45,7 +48,25 @@ impl Outcome {
     pub fn result(&self) -> Result<(), Verdict> {
         match self.kind {
             None => Ok(()),
-            Some(kind) => Err(Verdict::of(kind, self.message.clone())),
+            Some(kind) => Err(Verdict::of(kind, self.message.clone()).because(self.cause.clone())),
+        }
+    }
+
+    /// What to do about a failure and where to read about it: the cause the grader found,
+    /// or else the check's hint and section.
+    pub fn advice(&self) -> (String, &'static str) {
+        match &self.cause {
+            Some(cause) => (cause.text(), cause.book),
+            None => (self.check.hint.to_string(), self.check.book),
+        }
+    }
+
+    /// The verdict and, if one was found, its cause: what a failure says, without the advice
+    /// every failure of this check would get.
+    pub fn verdict(&self) -> String {
+        match &self.cause {
+            Some(cause) => format!("{}\ncause: {}", self.message, cause.text()),
+            None => self.message.clone(),
         }
     }
 
@@ -117,11 +138,11 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
 /// What a failed check tells the learner: the verdict, the hint, where to read, and the
 /// command that re-runs just that check on the same data.
 pub fn failure_text(o: &Outcome, replay: &str) -> String {
+    let (advice, book) = o.advice();
+    let label = if o.cause.is_some() { "cause" } else { "hint" };
     format!(
-        "{}\nhint: {}\nread: {}\nagain: {}",
+        "{}\n{label}: {advice}\nread: book/src/{book}\nagain: {}",
         o.message,
-        o.check.hint,
-        book_path(o.check),
         replay_of(replay, o.check.id)
     )
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::contain::server::{Program, Server};
 use crate::contain::shepherd::Limits;
 use crate::drive::random::Rng;
+use crate::rubric::diagnose;
 use crate::verdict::{Kind, Outcome, Verdict};
 
 /// What a check looks at.
@@ -191,10 +192,11 @@ impl Ctx {
     }
 
     /// Adds what became of the servers to a failure: a crash explains most failures better
-    /// than the symptom a client saw.
+    /// than the symptom a client saw; else what a [diagnosis](crate::rubric::diagnose) of
+    /// a live server finds.
     pub(crate) fn explain(&self, verdict: Verdict) -> Verdict {
         let servers = lock(&self.servers).clone();
-        for server in servers {
+        for server in &servers {
             if let Some(obituary) = server.obituary() {
                 if obituary.kind == Kind::Todo {
                     return obituary;
@@ -202,13 +204,16 @@ impl Ctx {
                 return Verdict::of(
                     obituary.kind,
                     format!("{}\n{}", verdict.message, obituary.message),
-                );
+                )
+                .because(verdict.cause);
             }
             if let Some(stopped) = server.stopped() {
                 return verdict.context(stopped);
             }
         }
-        verdict
+        servers.iter().fold(verdict, |verdict, server| {
+            diagnose::explain(server, verdict)
+        })
     }
 
     /// Kills every server this check started.

@@ -1,9 +1,10 @@
 //! The rubrics: what a check is ([`check`]), the architectures ([`registry`]), the checks
-//! every architecture shares ([`common`]), one folder per architecture, and the runner
-//! ([`run`]).
+//! every architecture shares ([`common`]), one folder per architecture, the
+//! [diagnoses](diagnose) that name the bug behind a failure, and the runner ([`run`]).
 
 pub mod check;
 pub mod common;
+pub mod diagnose;
 pub mod epoll;
 pub mod forking;
 pub mod iterative;

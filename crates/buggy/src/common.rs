@@ -255,6 +255,16 @@ pub const BUGS: &[Bug] = &[
     },
 ];
 
+/// What the buggy accept loops do with a failed accept, as the reference solutions do: log
+/// it, and pause if the process is out of descriptors, so that only the servers whose bug
+/// it is spin at the descriptor limit.
+pub fn accept_failed(e: &io::Error) {
+    eprintln!("accept failed: {e}");
+    if workbook_kit::out_of_descriptors(e) {
+        std::thread::sleep(workbook_kit::OUT_OF_DESCRIPTORS_PAUSE);
+    }
+}
+
 /// Announces, then serves each connection with `handle` in turn.
 pub fn serve_each(handle: fn(TcpStream) -> io::Result<()>) -> io::Result<()> {
     serve_listener(workbook_kit::listen()?, handle)

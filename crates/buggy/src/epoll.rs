@@ -11,8 +11,8 @@ use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use workbook_kit::{MAX_LINE, TOO_LONG};
 
-use crate::Bug;
 use crate::Fails::Exactly;
+use crate::{Also, Bug};
 
 pub const BUGS: &[Bug] = &[
     Bug {
@@ -30,11 +30,43 @@ pub const BUGS: &[Bug] = &[
             "too-long",
             "partial-writes",
         ]),
-        says: "bytes came back",
+        says: "edge-triggered: read until WouldBlock",
         alone: false,
         run: || {
             serve(Flaws {
-                read_once: true,
+                read_once: Some(4096),
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
+        name: "epoll-read-once-64k",
+        about: "edge-triggered, reads once (64 KiB) per wakeup and never drains the socket",
+        arch: "epoll",
+        // Only a client that writes faster than one 64 KiB read per wakeup takes leaves
+        // bytes behind: the one that sends 1 MiB while it reads, and the one that sends
+        // 8 MiB. Both writers outpace the server's loop whatever the machine's load.
+        fails: Exactly(&["mebibyte", "partial-writes"]),
+        says: "edge-triggered: read until WouldBlock",
+        alone: false,
+        run: || {
+            serve(Flaws {
+                read_once: Some(64 * 1024),
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
+        name: "epoll-always-epollout",
+        about: "level-triggered, keeps every connection registered for EPOLLOUT, so it spins",
+        arch: "epoll",
+        // Alone: it spins a core whenever a client is connected.
+        fails: Exactly(&["emfile"]),
+        says: "asks for EPOLLOUT while it has nothing to write",
+        alone: true,
+        run: || {
+            serve(Flaws {
+                always_epollout: true,
                 ..Flaws::NONE
             })
         },
@@ -196,11 +228,30 @@ pub const BUGS: &[Bug] = &[
     },
 ];
 
+/// Every failure of a server that leaves input unread names the cause, not only the first.
+pub const ALSO: &[Also] = &[
+    Also {
+        bug: "epoll-read-once",
+        check: "pipelined",
+        says: "edge-triggered: read until WouldBlock",
+    },
+    Also {
+        bug: "epoll-read-once",
+        check: "too-long",
+        says: "edge-triggered: read until WouldBlock",
+    },
+    Also {
+        bug: "epoll-read-once-64k",
+        check: "partial-writes",
+        says: "edge-triggered: read until WouldBlock",
+    },
+];
+
 /// What is wrong with one server; all false is a correct server.
 #[derive(Clone, Copy)]
 struct Flaws {
-    /// Connections registered once with `EPOLLET`; one 4 KiB read per event.
-    read_once: bool,
+    /// Connections registered once with `EPOLLET`; one read of this many bytes per event.
+    read_once: Option<usize>,
     /// The listener registered with `EPOLLET`; at most [`ACCEPT_BATCH`] accepts per event (a
     /// fairness limit that is harmless with level-triggered epoll, and strands the rest of
     /// a burst with edge-triggered).
@@ -221,11 +272,13 @@ struct Flaws {
     table: Option<usize>,
     /// A read buffer of its own for every connection, filled with zeros up front.
     eager_buffers: bool,
+    /// Every connection registered for `EPOLLOUT` (level-triggered), output or not.
+    always_epollout: bool,
 }
 
 impl Flaws {
     const NONE: Flaws = Flaws {
-        read_once: false,
+        read_once: None,
         accept_batch: false,
         fragment_echo: false,
         shared_line: false,
@@ -235,6 +288,7 @@ impl Flaws {
         spin_on_emfile: false,
         table: None,
         eager_buffers: false,
+        always_epollout: false,
     };
 }
 
@@ -296,7 +350,7 @@ fn serve(flaws: Flaws) -> io::Result<()> {
         next: 1,
         reserve: Some(File::open("/dev/null")?),
         shared_line: Vec::new(),
-        buf: vec![0; if flaws.read_once { 4096 } else { 64 * 1024 }],
+        buf: vec![0; flaws.read_once.unwrap_or(64 * 1024)],
     };
     let mut events = vec![EpollEvent::empty(); 256];
     loop {
@@ -367,11 +421,13 @@ impl Loop {
     fn register(&mut self, stream: TcpStream) {
         let token = self.next;
         self.next += 1;
-        let interest = if self.flaws.read_once {
+        let interest = if self.flaws.read_once.is_some() {
             EpollFlags::EPOLLIN
                 | EpollFlags::EPOLLOUT
                 | EpollFlags::EPOLLRDHUP
                 | EpollFlags::EPOLLET
+        } else if self.flaws.always_epollout {
+            EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
         } else {
             EpollFlags::EPOLLIN
         };
@@ -425,14 +481,16 @@ impl Loop {
             Ok(()) if conn.done() => self.close(token),
             Ok(()) => {
                 // Edge-triggered connections stay registered for both, once.
-                if flaws.read_once {
+                if flaws.read_once.is_some() {
                     return;
                 }
                 let mut wanted = EpollFlags::empty();
                 if conn.wants_read(flaws) {
                     wanted |= EpollFlags::EPOLLIN;
                 }
-                if !conn.unsent.is_empty() {
+                // The bug of `epoll-always-epollout`: writable is asked for with nothing to
+                // write, and a socket with room in its send buffer is always writable.
+                if !conn.unsent.is_empty() || flaws.always_epollout {
                     wanted |= EpollFlags::EPOLLOUT;
                 }
                 if wanted != conn.interest {
@@ -483,8 +541,8 @@ fn handle(
     // level-triggered event, or the second read would block the loop.
     let closed = events.intersects(EpollFlags::EPOLLRDHUP) || trouble;
     let reads = match () {
-        _ if flaws.read_once && closed => usize::MAX,
-        _ if flaws.read_once || flaws.blocking => 1,
+        _ if flaws.read_once.is_some() && closed => usize::MAX,
+        _ if flaws.read_once.is_some() || flaws.blocking => 1,
         _ => 4,
     };
     for _ in 0..reads {

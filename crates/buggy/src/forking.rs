@@ -6,15 +6,17 @@
 use std::ffi::c_int;
 use std::io;
 use std::net::TcpStream;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{wait, waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use solution_iterative::handle_connection;
 
-use crate::Bug;
 use crate::Fails::Exactly;
+use crate::{Also, Bug};
 
 pub const BUGS: &[Bug] = &[
     Bug {
@@ -91,7 +93,9 @@ pub const BUGS: &[Bug] = &[
             "waits (without WNOHANG) for every child in its SIGCHLD handler, so one child's end \
                 stalls the parent until all its other clients leave",
         arch: "forking",
-        fails: Exactly(&["sigchld-in-accept"]),
+        // In `emfile` too, the crowd's children end while client 1's child still serves, and
+        // the handler waits for it: no newcomer is accepted.
+        fails: Exactly(&["sigchld-in-accept", "emfile"]),
         says: "asleep in the kernel's `do_wait`",
         alone: false,
         run: || {
@@ -187,6 +191,7 @@ pub const BUGS: &[Bug] = &[
             "crash-isolation",
             "bounded-processes",
             "fork-failure",
+            "emfile",
         ]),
         says: "client 1 has sent half a line and nothing since",
         alone: false,
@@ -247,12 +252,54 @@ pub const BUGS: &[Bug] = &[
             "crash-isolation",
             "bounded-processes",
             "fork-failure",
+            "emfile",
         ]),
         says: "the server had 0 child processes",
         alone: false,
         // The bug is the architecture: the threaded solution, a thread per connection, where
         // a process was asked for. Concurrent and correct, and not what the rubric grades.
         run: || solution_threaded::serve(workbook_kit::listen()?),
+    },
+    Bug {
+        name: "forking-emfile-spin",
+        about: "watches each child through a pidfd, and out of descriptors retries accept at once",
+        arch: "forking",
+        // Alone: it spins a core while it is out of descriptors.
+        fails: Exactly(&["emfile"]),
+        says: "spinning on an accept that keeps failing",
+        alone: true,
+        run: pidfd_parent,
+    },
+];
+
+/// Secondary failures name the bug and the check that grades it: a server that never reaps
+/// fails `crash-isolation` and `fork-failure` too, and their verdicts must say that it does
+/// not reap, not blame the signal or `fork()?`.
+pub const ALSO: &[Also] = &[
+    Also {
+        bug: "forking-no-reap",
+        check: "crash-isolation",
+        says: "the server does not reap its children",
+    },
+    Also {
+        bug: "forking-no-reap",
+        check: "crash-isolation",
+        says: "(see `no-zombies`)",
+    },
+    Also {
+        bug: "forking-no-reap",
+        check: "fork-failure",
+        says: "the server does not reap its children",
+    },
+    Also {
+        bug: "forking-no-reap",
+        check: "fork-failure",
+        says: "(see `no-zombies`)",
+    },
+    Also {
+        bug: "forking-wait-all-in-handler",
+        check: "emfile",
+        says: "(see `sigchld-in-accept`)",
     },
 ];
 
@@ -299,7 +346,7 @@ impl Forking {
             let stream = match listener.accept() {
                 Ok((stream, _)) => stream,
                 Err(e) => {
-                    eprintln!("accept failed: {e}");
+                    crate::common::accept_failed(&e);
                     continue;
                 }
             };
@@ -376,4 +423,85 @@ extern "C" fn reap_exits_only(_: c_int) {
         }
     }
     Errno::set_raw(saved);
+}
+
+/// `forking-emfile-spin`: the parent learns that a child has ended from a pidfd (one
+/// descriptor per child, readable once the child has ended), and waits in `poll` for the
+/// listener or any pidfd: no SIGCHLD handler at all. Sound, but the parent holds a descriptor
+/// per connection, so it can run out of them; and then it retries accept at once.
+fn pidfd_parent() -> io::Result<()> {
+    let listener = workbook_kit::listen()?;
+    let mut children: Vec<(Pid, OwnedFd)> = Vec::new();
+    // Children forked when no pidfd could be had: reaped whenever the loop goes round.
+    let mut unwatched: Vec<Pid> = Vec::new();
+    loop {
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd> = std::iter::once(&listener as &dyn AsFd)
+                .chain(children.iter().map(|(_, fd)| fd as &dyn AsFd))
+                .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+                .collect();
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            fds.iter()
+                .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+                .collect()
+        };
+        let mut ended = ready[1..].iter();
+        children.retain(|(pid, _)| {
+            let gone = ended.next() == Some(&true);
+            if gone {
+                let _ = waitpid(*pid, None);
+            }
+            !gone
+        });
+        unwatched
+            .retain(|&pid| waitpid(pid, Some(WaitPidFlag::WNOHANG)) == Ok(WaitStatus::StillAlive));
+        if !ready[0] {
+            continue;
+        }
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            // The bug: out of descriptors, the connection stays queued, poll reports the
+            // listener ready again at once, and accept fails again at once.
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                continue;
+            }
+        };
+        // Safe: this process has one thread.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                drop(children);
+                drop(listener);
+                std::process::exit(if serve_logged(stream) { 0 } else { 1 })
+            }
+            Ok(ForkResult::Parent { child }) => {
+                // The child's socket is closed first: the pidfd takes its place, so that
+                // with as many children as descriptors even accept finds none left.
+                drop(stream);
+                match pidfd_open(child) {
+                    Ok(fd) => children.push((child, fd)),
+                    Err(e) => {
+                        eprintln!("no pidfd for child {child}: {e}");
+                        unwatched.push(child);
+                    }
+                }
+            }
+            Err(e) => eprintln!("cannot fork, closing this connection: {e}"),
+        }
+    }
+}
+
+/// A descriptor that refers to process `pid` (pidfd_open(2)).
+fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags, and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just made this descriptor, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }

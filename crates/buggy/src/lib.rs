@@ -62,6 +62,22 @@ pub enum Fails {
     Elsewhere(&'static str),
 }
 
+/// What another failing check of a server must say: when its bug makes a check aimed
+/// elsewhere fail too, that verdict must name the bug, not give its own check's hint.
+pub struct Also {
+    /// The server, by name.
+    pub bug: &'static str,
+    /// One of the checks it must fail, not the first.
+    pub check: &'static str,
+    /// Words that check's message (with its cause) must contain.
+    pub says: &'static str,
+}
+
+/// Every [`Also`], by module, each beside the servers it belongs to.
+pub fn also() -> impl Iterator<Item = &'static Also> {
+    [forking::ALSO, epoll::ALSO].into_iter().flatten()
+}
+
 /// Every buggy server, by module: common, hostile, integrity, forking, threaded, epoll.
 pub fn all() -> impl Iterator<Item = &'static Bug> {
     [

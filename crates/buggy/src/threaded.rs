@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use solution_iterative::handle_connection;
 use workbook_kit::{MAX_LINE, TOO_LONG};
 
+use crate::common::accept_failed;
 use crate::Bug;
 use crate::Fails::Exactly;
 
@@ -30,6 +31,7 @@ pub const BUGS: &[Bug] = &[
             "interleaved",
             "threads-end",
             "spawn-failure",
+            "emfile",
         ]),
         says: "client 1 connected first and has sent nothing since",
         alone: false,
@@ -65,6 +67,7 @@ pub const BUGS: &[Bug] = &[
             "interleaved",
             "threads-end",
             "spawn-failure",
+            "emfile",
         ]),
         says: "50 child processes",
         alone: false,
@@ -82,6 +85,7 @@ pub const BUGS: &[Bug] = &[
             "interleaved",
             "threads-end",
             "spawn-failure",
+            "emfile",
         ]),
         says: "had 1 thread;",
         alone: false,
@@ -126,11 +130,49 @@ pub const BUGS: &[Bug] = &[
                 match stream {
                     // The bug: no way to handle the error; the accept thread panics instead.
                     Ok(stream) => drop(thread::spawn(move || handle_connection(stream))),
+                    Err(e) => accept_failed(&e),
+                }
+            }
+            Ok(())
+        },
+    },
+    Bug {
+        name: "threaded-emfile-spin",
+        about: "logs a failed accept and tries again at once, so out of descriptors it spins",
+        arch: "threaded",
+        // Alone: it spins a core while it is out of descriptors.
+        fails: Exactly(&["emfile"]),
+        says: "spinning on an accept that keeps failing",
+        alone: true,
+        run: || {
+            for stream in workbook_kit::listen()?.incoming() {
+                match stream {
+                    Ok(stream) => spawn(move || handle_connection(stream)),
+                    // The bug: EMFILE leaves the connection queued, so the next accept fails
+                    // at once too, for as long as no client leaves.
                     Err(e) => eprintln!("accept failed: {e}"),
                 }
             }
             Ok(())
         },
+    },
+    Bug {
+        name: "threaded-fixed-pool",
+        about: "starts 256 threads that all accept and serve: a pool, not a thread per connection",
+        arch: "threaded",
+        // The threaded checks fail with the gate (thread-per-connection), uncounted.
+        fails: Exactly(&[
+            "thread-per-connection",
+            "stalled-client",
+            "many-clients",
+            "interleaved",
+            "threads-end",
+            "spawn-failure",
+            "emfile",
+        ]),
+        says: "with no client connected it had 257",
+        alone: false,
+        run: fixed_pool,
     },
 ];
 
@@ -147,7 +189,7 @@ pub fn threads_on(
     for stream in listener.incoming() {
         match stream {
             Ok(stream) => spawn(move || handle(stream)),
-            Err(e) => eprintln!("accept failed: {e}"),
+            Err(e) => accept_failed(&e),
         }
     }
     Ok(())
@@ -170,7 +212,7 @@ fn reads_on_accept_thread() -> io::Result<()> {
         let mut stream = match stream {
             Ok(stream) => stream,
             Err(e) => {
-                eprintln!("accept failed: {e}");
+                accept_failed(&e);
                 continue;
             }
         };
@@ -242,7 +284,7 @@ fn one_thread_polls() -> io::Result<()> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
-                    eprintln!("accept failed: {e}");
+                    accept_failed(&e);
                     break;
                 }
             }
@@ -335,7 +377,7 @@ fn capped() -> io::Result<()> {
                 let _release = release;
                 handle_connection(stream)
             }),
-            Err(e) => eprintln!("accept failed: {e}"),
+            Err(e) => accept_failed(&e),
         }
     }
 }
@@ -404,10 +446,42 @@ fn threads_never_end() -> io::Result<()> {
                     served
                 })
             }
-            Err(e) => eprintln!("accept failed: {e}"),
+            Err(e) => accept_failed(&e),
         }
     }
     Ok(())
+}
+
+/// `threaded-fixed-pool`: the threads are started before any client comes, and each
+/// accepts and serves connections in turn, as a pool does. It serves up to 256 clients at
+/// once, and its thread count never moves.
+fn fixed_pool() -> io::Result<()> {
+    const POOL: usize = 256;
+    let listener = Arc::new(workbook_kit::listen()?);
+    for i in 0..POOL {
+        let listener = listener.clone();
+        let started = thread::Builder::new()
+            .name(format!("pool-{i}"))
+            .spawn(move || loop {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        if let Err(e) = handle_connection(stream) {
+                            eprintln!("connection ended: {e}");
+                        }
+                    }
+                    Err(e) => accept_failed(&e),
+                }
+            });
+        // Under a low RLIMIT_NPROC the pool is smaller: it serves with what it has.
+        if let Err(e) = started {
+            eprintln!("the pool has {i} threads: {e}");
+            break;
+        }
+    }
+    // The main thread's work is done; it stays, as the process must.
+    loop {
+        thread::park();
+    }
 }
 
 /// Shuts the write side, then drains the input for up to 2 s so the ERR line is not lost to

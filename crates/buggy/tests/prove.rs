@@ -1,6 +1,7 @@
 //! Proves the grader: every known-buggy server in `src/` is graded with its architecture's
 //! rubric and must get the verdict its [`Bug`] states: exactly the checks it lists fail, the
-//! first of them with a message that names the bug, and nothing it started is left running.
+//! first of them with a message that names the bug (and others, listed in an
+//! [`buggy_servers::Also`], with theirs), and nothing it started is left running.
 //!
 //! One test per server (libtest-mimic): `cargo test -p buggy-servers -- fork-bomb` grades
 //! one. One more, `coverage`, grades nothing: it checks that the table names real checks and
@@ -117,17 +118,22 @@ fn prove(bug: &Bug, exe: PathBuf) -> Result<(), Failed> {
         .into());
     }
     let first = first_failure(bug, &arch);
-    let outcome = report
-        .outcomes
-        .iter()
-        .find(|o| o.check.id == first)
-        .ok_or(format!("`{first}` was not graded"))?;
-    if !outcome.message.contains(bug.says) {
-        return Err(format!(
-            "`{first}` failed, but its message does not say {:?}:\n{}",
-            bug.says, outcome.message
-        )
-        .into());
+    let others = buggy_servers::also().filter(|a| a.bug == bug.name);
+    for (check, says) in std::iter::once((first, bug.says)).chain(others.map(|a| (a.check, a.says)))
+    {
+        let outcome = report
+            .outcomes
+            .iter()
+            .find(|o| o.check.id == check)
+            .ok_or(format!("`{check}` was not graded"))?;
+        // The verdict with the cause the grader found, if it found one.
+        let said = outcome.verdict();
+        if !said.contains(says) {
+            return Err(format!(
+                "`{check}` failed, but its message does not say {says:?}:\n{said}"
+            )
+            .into());
+        }
     }
     Ok(())
 }
@@ -224,6 +230,19 @@ fn coverage() -> Result<(), Failed> {
             }
         }
         aimed.extend(arch.checks.iter().find(|c| c.id == ids[0]));
+    }
+    // What other failing checks must say is about checks the server must fail.
+    for also in buggy_servers::also() {
+        let fails = buggy_servers::find(also.bug).map(|bug| match bug.fails {
+            Fails::Exactly(ids) => ids.contains(&also.check),
+            Fails::Every | Fails::Elsewhere(_) => false,
+        });
+        if fails != Some(true) {
+            problems.push(format!(
+                "what {:?} must say in `{}` is listed, but no such server fails that check",
+                also.bug, also.check
+            ));
+        }
     }
     // Each check not aimed at, with the architectures whose rubric has it.
     let mut uncovered: Vec<(&Check, Vec<&str>)> = Vec::new();

@@ -1,4 +1,5 @@
-//! What every workbook server shares: the contract's constants and the start-up ritual.
+//! What every workbook server shares: the contract's constants, the start-up ritual, and
+//! what an accept loop needs when the process runs out of descriptors.
 //!
 //! Each architecture's `src/main.rs` is three lines: [`listen`] parses the address, binds,
 //! announces; then the architecture's own `serve` takes the listener. Keeping this here means
@@ -12,6 +13,7 @@ pub mod event_loop;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 
@@ -30,6 +32,21 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
 /// retried by the clients a second or more later. 4,096 is this machine's `somaxconn`, the
 /// kernel's own cap, so asking for more would change nothing.
 pub const BACKLOG: i32 = 4_096;
+
+// ANCHOR: out_of_descriptors
+/// The process (`EMFILE`) or the system (`ENFILE`) has no descriptor left.
+pub fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// How long an accept loop that blocks pauses when `accept` fails for lack of descriptors.
+///
+/// The connection stays in the listen queue, so accepting again at once fails again at once:
+/// without a pause the loop spins at full speed until a client leaves. A tenth of a second
+/// costs ten failed accepts a second and delays a new client by as much once a descriptor is
+/// free (HAProxy pauses 100 ms, nginx 500 ms).
+pub const OUT_OF_DESCRIPTORS_PAUSE: Duration = Duration::from_millis(100);
+// ANCHOR_END: out_of_descriptors
 
 /// Parses the listen address (the last command-line argument, or [`DEFAULT_ADDR`]), binds it
 /// with a backlog of [`BACKLOG`], and announces `listening on ADDR` on stdout.
@@ -80,6 +97,19 @@ mod tests {
         );
         let err = listen_addr(Some("nonsense".into())).unwrap_err();
         assert!(err.to_string().contains("nonsense"), "{err}");
+    }
+
+    #[test]
+    fn knows_when_descriptors_ran_out() {
+        assert!(out_of_descriptors(&io::Error::from_raw_os_error(
+            libc::EMFILE
+        )));
+        assert!(out_of_descriptors(&io::Error::from_raw_os_error(
+            libc::ENFILE
+        )));
+        assert!(!out_of_descriptors(&io::Error::from_raw_os_error(
+            libc::ECONNABORTED
+        )));
     }
 
     #[test]

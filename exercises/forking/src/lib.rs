@@ -21,15 +21,17 @@ use std::net::TcpListener;
 ///
 /// Graded by: `child-per-connection`, `stalled-client`, `parent-closes`, `children-exit`,
 /// `no-zombies`, `sigchld-in-accept`, `crash-isolation`, `bounded-processes`,
-/// `fork-failure`, and every shared check, since nothing works until connections are
-/// accepted.
+/// `fork-failure`, `emfile`, and every shared check, since nothing works until connections
+/// are accepted.
 pub fn serve(listener: TcpListener) -> io::Result<()> {
     // TODO: before the first fork, arrange for ended children to be collected: a SIGCHLD
     // handler that calls `waitpid(None, Some(WaitPidFlag::WNOHANG))` in a loop until it
     // finds no ended child, and calls nothing that is not async-signal-safe. Book: "Zombies
     // and SIGCHLD", "What may run in a signal handler".
     // TODO: accept in a loop. An accept error concerns one connection at most: print it
-    // with `eprintln!` and go on. Book: "A process per connection".
+    // with `eprintln!` and go on; when it is `workbook_kit::out_of_descriptors(&e)`, sleep
+    // for `workbook_kit::OUT_OF_DESCRIPTORS_PAUSE` first, or the loop spins. Book: "A
+    // process per connection", "Running out of descriptors".
     // TODO: fork for each connection: `unsafe { fork() }`, with a `// Safe:` comment that
     // says why it is. In the child: drop the listener, serve the stream, then end with
     // `std::process::exit`; never return into the loop. In the parent: drop the stream

@@ -15,11 +15,14 @@ use std::net::TcpListener;
 /// Accepts connections forever and serves each on a thread of its own.
 ///
 /// Graded by: `thread-per-connection`, `stalled-client`, `many-clients`, `interleaved`,
-/// `threads-end`, `spawn-failure`, and every shared check, since nothing works until
-/// connections are accepted.
+/// `threads-end`, `spawn-failure`, `emfile`, and every shared check, since nothing works
+/// until connections are accepted.
 pub fn serve(listener: TcpListener) -> io::Result<()> {
     // TODO: loop over `listener.incoming()`. An accept error concerns one connection at
     // most: print it with `eprintln!` and go on. Book: "Spawning a thread per connection".
+    // TODO: when the error is `workbook_kit::out_of_descriptors(&e)`, sleep for
+    // `workbook_kit::OUT_OF_DESCRIPTORS_PAUSE` before accepting again, or the loop spins.
+    // Book: "Running out of descriptors".
     // TODO: for each stream, start a thread with `std::thread::Builder::new().spawn(...)`
     // whose closure takes the stream (`move`) and calls `handle_connection`; do not join it.
     // Book: "Detach, don't join".

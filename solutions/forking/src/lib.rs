@@ -26,6 +26,7 @@ use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult};
 use solution_iterative::handle_connection;
+use workbook_kit::{out_of_descriptors, OUT_OF_DESCRIPTORS_PAUSE};
 
 // ANCHOR: serve
 /// Accepts connections forever, forking a child to serve each.
@@ -36,10 +37,18 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
         // SIGCHLD arriving while we wait here never surfaces as an error.
         let stream = match listener.accept() {
             Ok((stream, _peer)) => stream,
-            // ECONNABORTED (a client gave up in the backlog), EMFILE: each concerns one
-            // connection at most. Log it and accept the next.
+            // ECONNABORTED (a client gave up in the backlog) concerns one connection: log
+            // it and accept the next.
             Err(e) => {
                 eprintln!("accept failed: {e}");
+                // Out of descriptors (EMFILE, or ENFILE for the whole system): the
+                // connection stays queued and accepting again at once fails again at once.
+                // Pause rather than spin. (This parent holds a client's socket only until
+                // it forks, so it gets here only when the whole system runs out; a parent
+                // that kept a descriptor per child would get here much sooner.)
+                if out_of_descriptors(&e) {
+                    std::thread::sleep(OUT_OF_DESCRIPTORS_PAUSE);
+                }
                 continue;
             }
         };

@@ -3,7 +3,8 @@
 //!
 //! Two functions:
 //! - [`serve`], the accept loop. It never reads from or writes to a client, so no client can
-//!   hold it up: a stalled client stalls only its own thread.
+//!   hold it up: a stalled client stalls only its own thread. When the process runs out of
+//!   descriptors (one per connection), it pauses instead of retrying at full speed.
 //! - [`spawn_handler`], which starts the connection's thread. The thread runs the iterative
 //!   server's [`handle_connection`] unchanged: serving one connection is the same job whoever
 //!   does it. Only the dispatch differs.
@@ -19,6 +20,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 
 use solution_iterative::handle_connection;
+use workbook_kit::{out_of_descriptors, OUT_OF_DESCRIPTORS_PAUSE};
 
 // ANCHOR: serve
 /// Accepts connections forever, starting a thread for each.
@@ -26,9 +28,17 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
     for stream in listener.incoming() {
         match stream {
             Ok(stream) => spawn_handler(stream),
-            // ECONNABORTED (a client gave up in the backlog), EMFILE (out of descriptors):
-            // each concerns one connection at most. Log it and accept the next.
-            Err(e) => eprintln!("accept failed: {e}"),
+            // ECONNABORTED (a client gave up in the backlog) concerns one connection: log it
+            // and accept the next.
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                // Out of descriptors (EMFILE), the connection stays queued, so the next
+                // accept would fail at once, and the next: pause until a client may have
+                // left and freed one, instead of spinning.
+                if out_of_descriptors(&e) {
+                    thread::sleep(OUT_OF_DESCRIPTORS_PAUSE);
+                }
+            }
         }
     }
     Ok(())

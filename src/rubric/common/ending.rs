@@ -9,6 +9,7 @@ use crate::contain::server::Server;
 use crate::drive::client::{secs, show, Client, Ending, MARGIN, REPLY};
 use crate::drive::traffic::{fill_until_blocked, lines_of};
 use crate::rubric::check::{Category, Check};
+use crate::rubric::diagnose::Explained;
 use crate::verdict::{Outcome, Verdict};
 use crate::{ensure, fail};
 
@@ -32,19 +33,25 @@ pub static HALF_CLOSE: Check = Check {
         client.send(&sent)?;
         client.shutdown_write()?;
         let (got, ending) = client.read_to_end(REPLY, expected.len() + MARGIN);
-        ensure!(
-            got == expected && ending == Ending::Eof,
-            "sent {} and then EOF (shutdown of the write side); expected {} and then the server \
-             closing the connection, got {} {}",
-            show(&sent),
-            show(&expected),
-            show(&got),
-            match ending {
-                Ending::Timeout => format!("and the connection stayed open for {}", secs(REPLY)),
-                other => other.to_string(),
-            }
-        );
-        Ok(())
+        // Judged while the client is still connected, for the diagnosis.
+        let judged = || -> Outcome {
+            ensure!(
+                got == expected && ending == Ending::Eof,
+                "sent {} and then EOF (shutdown of the write side); expected {} and then the \
+                 server closing the connection, got {} {}",
+                show(&sent),
+                show(&expected),
+                show(&got),
+                match &ending {
+                    Ending::Timeout => {
+                        format!("and the connection stayed open for {}", secs(REPLY))
+                    }
+                    other => other.to_string(),
+                }
+            );
+            Ok(())
+        };
+        judged().explained(&server)
     },
 };
 
@@ -63,7 +70,7 @@ pub static TOO_LONG: Check = Check {
         let mut long = Client::connect_with(server.addr(), None, "client 1")?;
         long.echo(b"a normal line first\n")?;
         let mut other = Client::connect_with(server.addr(), None, "client 2")?;
-        over_long_line(&server, &mut long)?;
+        over_long_line(&server, &mut long).explained(&server)?;
         drop(long);
         other
             .echo(b"still here\n")

@@ -7,6 +7,7 @@ use crate::drive::client::{show, Client, REPLY};
 use crate::drive::traffic::{exchange, lines_of};
 use crate::fail;
 use crate::rubric::check::{Category, Check};
+use crate::rubric::diagnose::Explained;
 
 pub static ONE_LINE: Check = Check {
     id: "one-line",
@@ -49,6 +50,7 @@ pub static PIPELINED: Check = Check {
         client
             .expect(&lines, REPLY)
             .map_err(|v| v.context("after 1,000 lines in one write"))
+            .explained(&server)
     },
 };
 
@@ -187,7 +189,8 @@ pub static LONGEST_LINE: Check = Check {
         client.send(&line)?;
         client
             .expect(&line, REPLY)
-            .map_err(|v| v.context("after one line of 65,536 bytes"))?;
+            .map_err(|v| v.context("after one line of 65,536 bytes"))
+            .explained(&server)?;
         // The same length again, split at a random point.
         let (head, tail) = line.split_at(1 + rng.below(line.len() - 1));
         client.send(head)?;
@@ -196,6 +199,7 @@ pub static LONGEST_LINE: Check = Check {
         client
             .expect(&line, REPLY)
             .map_err(|v| v.context("after a 65,536-byte line sent in two writes"))
+            .explained(&server)
     },
 };
 
@@ -210,8 +214,8 @@ pub static MEBIBYTE: Check = Check {
     limit: LIMIT,
     run: |ctx| {
         let server = ctx.start()?;
-        let client = Client::connect(server.addr())?;
+        let mut client = Client::connect(server.addr())?;
         let data = lines_of(1 << 20, ctx.rng(0).below(usize::MAX) as u64);
-        exchange(client, &data, Duration::from_secs(10))
+        exchange(&mut client, &data, Duration::from_secs(10)).explained(&server)
     },
 };

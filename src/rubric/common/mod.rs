@@ -3,14 +3,18 @@
 //!
 //! - [`lines`]: what comes back for what is sent (framing, bytes, the line limit's edge);
 //! - [`ending`]: how connections end (half-close, over-long lines, resets);
-//! - [`lifecycle`]: the server's own life (signals, descriptors over time).
+//! - [`lifecycle`]: the server's own life (signals, descriptors over time);
+//! - [`emfile`]: running out of descriptors, the body of the `emfile` check of every
+//!   architecture that holds a descriptor per connection.
 
+mod emfile;
 mod ending;
 mod lifecycle;
 mod lines;
 
 use std::time::Duration;
 
+pub use emfile::out_of_descriptors;
 pub use ending::{over_long_line, HALF_CLOSE, RESET, TOO_LONG};
 pub use lifecycle::{fd_leak_after, DESCRIPTORS, SIGTERM};
 pub use lines::{

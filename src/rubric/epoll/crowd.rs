@@ -1,6 +1,5 @@
 //! Many clients on one thread: the thread count, 1,000 clients, a burst of connects.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -12,6 +11,7 @@ use crate::drive::client::{secs, show, Client, REPLY};
 use crate::fail;
 use crate::rubric::check::{Category, Check};
 use crate::rubric::common;
+use crate::rubric::diagnose::Explained;
 use crate::verdict::Verdict;
 
 pub static SINGLE_THREAD: Check = Check {
@@ -81,7 +81,8 @@ pub static THOUSAND_CLIENTS: Check = Check {
                      waited for their echoes; {}",
                         client.name
                     ))
-                })?;
+                })
+                .explained(&server)?;
         }
         Ok(())
     },
@@ -151,13 +152,3 @@ pub static ACCEPT_BURST: Check = Check {
         Ok(())
     },
 };
-
-/// Connects clients named by `numbers`, one after another, without a word.
-pub(super) fn connect_numbered(
-    addr: SocketAddr,
-    numbers: std::ops::RangeInclusive<usize>,
-) -> Result<Vec<Client>, Verdict> {
-    numbers
-        .map(|i| Client::connect_with(addr, None, &format!("client {i}")))
-        .collect()
-}

@@ -3,12 +3,12 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::crowd::{connect_numbered, greeted};
+use super::crowd::greeted;
 use super::writes::rss_kib;
 use super::{fds, settle, LIMIT};
-use crate::contain::shepherd::Limits;
-use crate::drive::client::{secs, Client};
+use crate::drive::client::Client;
 use crate::rubric::check::{Category, Check};
+use crate::rubric::{common, diagnose};
 use crate::{ensure, fail};
 
 pub static IDLE_MEMORY: Check = Check {
@@ -111,60 +111,7 @@ pub static EMFILE: Check = Check {
            reopen the spare (or stop watching the listener for a moment); never just retry",
     book: "epoll.md#running-out-of-descriptors",
     limit: LIMIT,
-    run: |ctx| {
-        const EXTRA: usize = 100;
-        let server = ctx.start_with(&Limits {
-            nofile: 64,
-            ..Limits::default()
-        })?;
-        let mut first = Client::connect_with(server.addr(), None, "client 1")?;
-        first.echo(b"before the crowd\n")?;
-        let crowd = connect_numbered(server.addr(), 2..=EXTRA + 1)?;
-        let story = "the server may open 64 descriptors, and 101 clients connected";
-        // A spinning server is runnable whenever we look, however busy the machine is (its
-        // share of CPU time is not: on a loaded machine a spinner may get little of it). So
-        // sample its state, and report the CPU it used as well.
-        let before = server.cpu_ns();
-        let window = Duration::from_secs(1);
-        let (mut samples, mut running) = (0, 0);
-        let end = Instant::now() + window;
-        while Instant::now() < end {
-            samples += 1;
-            if server.running() {
-                running += 1;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        let percent = server.cpu_ns().saturating_sub(before) * 100 / window.as_nanos() as u64;
-        ensure!(
-            running * 2 < samples,
-            "{story}; over the next {} the server was running in {running} of {samples} \
-             looks (it used {percent}% of a CPU) while nothing was being sent: it is spinning \
-             on an accept that keeps failing",
-            secs(window)
-        );
-        first
-            .echo(b"still there?\n")
-            .map_err(|v| v.context(format!("{story}; then client 1 sent another line")))?;
-        drop(crowd);
-        let deadline = Instant::now() + Duration::from_secs(3);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let name = format!("newcomer {attempt}");
-            let served = Client::connect_with(server.addr(), None, &name).and_then(|mut c| {
-                c.send(b"room for me now?\n")?;
-                c.expect(b"room for me now?\n", Duration::from_millis(100))
-            });
-            match served {
-                Ok(()) => return Ok(()),
-                Err(v) if Instant::now() > deadline => fail!(
-                    "{story}; then 100 of them left, and for 3 s no new client was served \
-                     (the last try: {})",
-                    v.message
-                ),
-                Err(_) => thread::sleep(Duration::from_millis(50)),
-            }
-        }
-    },
+    // A loop can spin for another reason than the accept: it may ask for what it will not
+    // act on.
+    run: |ctx| common::out_of_descriptors(ctx, diagnose::idle_epollout),
 };

@@ -9,6 +9,8 @@ use crate::drive::client::{show, Client, Ending};
 use crate::drive::random::Rng;
 use crate::fail;
 use crate::rubric::check::{Category, Check};
+use crate::rubric::diagnose::Explained;
+use crate::verdict::Outcome;
 
 pub static PARTIAL_READS: Check = Check {
     id: "partial-reads",
@@ -49,24 +51,28 @@ pub static PARTIAL_READS: Check = Check {
                 CLIENTS - 1
             )
         };
-        // Bytes of one client in another's echo say the most: look for those first.
-        for (i, got) in got.iter().enumerate() {
-            if let Some((at, other)) = foreign_tag(got, i + 1) {
-                let at = at.min(got.len());
-                fail!(
-                    "{}; its echo holds bytes that client {other} sent (from byte {at}: {}): \
-                     the unfinished lines of different connections were mixed",
-                    story(i),
-                    show(&got[at..(at + 60).min(got.len())])
-                );
+        // Judged while the clients are still connected, for the diagnosis.
+        let judged = || -> Outcome {
+            // Bytes of one client in another's echo say the most: look for those first.
+            for (i, got) in got.iter().enumerate() {
+                if let Some((at, other)) = foreign_tag(got, i + 1) {
+                    let at = at.min(got.len());
+                    fail!(
+                        "{}; its echo holds bytes that client {other} sent (from byte {at}: \
+                         {}): the unfinished lines of different connections were mixed",
+                        story(i),
+                        show(&got[at..(at + 60).min(got.len())])
+                    );
+                }
             }
-        }
-        for (i, got) in got.iter().enumerate() {
-            if got != expected[i] {
-                fail!("{}; {}", story(i), difference(expected[i], got));
+            for (i, got) in got.iter().enumerate() {
+                if got != expected[i] {
+                    fail!("{}; {}", story(i), difference(expected[i], got));
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        };
+        judged().explained(&server)
     },
 };
 

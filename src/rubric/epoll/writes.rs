@@ -10,9 +10,10 @@ use super::LIMIT;
 use crate::contain::server::Server;
 use crate::drive::client::{secs, show, Client};
 use crate::drive::random::Rng;
+use crate::ensure;
 use crate::rubric::check::{Category, Check};
+use crate::rubric::diagnose::{self, Explained};
 use crate::verdict::Verdict;
-use crate::{ensure, fail};
 
 pub static PARTIAL_WRITES: Check = Check {
     id: "partial-writes",
@@ -54,23 +55,28 @@ pub static PARTIAL_WRITES: Check = Check {
                 } else {
                     difference(line.as_bytes(), &got)
                 };
-                fail!(
+                return Err(Verdict::new(format!(
                     "client A sent 8 MiB of lines (from another thread) and read none of the \
                      echoes yet; {:.1} s later, client B sent {}; {what}",
                     sent.duration_since(begun).as_secs_f64(),
                     show(line.as_bytes()),
-                );
+                )))
+                .explained(&server);
             }
             thread::sleep(Duration::from_millis(100));
         }
         let (got, ending) = slow.read_exact_within(data.len(), Duration::from_secs(6));
+        // Diagnosed before the writer stops: the end of stream it sends could make the
+        // server read what it had left unread.
+        let cause = (got != data).then(|| diagnose::cause(&server)).flatten();
         let sent = writer.stop();
         if got != data {
-            fail!(
+            return Err(Verdict::new(format!(
                 "client A sent 8 MiB of lines ({sent} bytes had been taken when it stopped \
                  sending) and read none of the echoes for 2 s, then read them; {} ({ending})",
                 difference(&data, &got)
-            );
+            ))
+            .because(cause));
         }
         Ok(())
     },

@@ -1,4 +1,5 @@
-//! When things go wrong: a crashing child, too many processes, a fork that fails.
+//! When things go wrong: a crashing child, too many processes, a fork that fails, no
+//! descriptor left.
 
 use std::time::Duration;
 
@@ -11,9 +12,11 @@ use crate::drive::traffic::round;
 use crate::probe::procfs::{self, Proc};
 use crate::probe::settle::poll;
 use crate::rubric::check::{Category, Check};
+use crate::rubric::common;
 use crate::verdict::Verdict;
 use crate::{ensure, fail};
 
+use super::causes;
 use super::children::Sockets;
 use super::zombies::with_fate;
 use super::{live_children, new_since, same, still_running, EXIT_GRACE, LIMIT};
@@ -32,13 +35,7 @@ pub static CRASH_ISOLATION: Check = Check {
         let before = live_children(&server);
         let mut victim = Client::connect_with(server.addr(), None, "client 1")?;
         victim.echo(b"client 1 is about to lose its process\n")?;
-        let serving = Sockets::of(&server)
-            .holders(&victim)
-            .map_or_else(Vec::new, |h| h.others);
-        let Some(child) = new_since(&live_children(&server), &before)
-            .into_iter()
-            .find(|p| serving.contains(&p.pid))
-        else {
+        let Some(child) = serving_child(&server, &victim, &before) else {
             // No child serves client 1: `child-per-connection` says so. Nothing to kill.
             return Ok(());
         };
@@ -49,22 +46,54 @@ pub static CRASH_ISOLATION: Check = Check {
             "the grader killed child {} (which served client 1) with SIGKILL",
             child.pid
         );
+        let before = live_children(&server);
         let mut next = Client::connect_with(server.addr(), None, "client 2")
             .map_err(|v| with_fate(&server, v, &event))?;
         next.echo(b"client 2 after the crash\n")
             .map_err(|v| with_fate(&server, v, &event))?;
-        let gone = poll(EXIT_GRACE, || {
-            (!server.tree().iter().any(|p| same(p, &child))).then_some(())
-        });
-        ensure!(
-            gone.is_some(),
-            "{event}; {} later it was still a zombie: the parent must reap a child that died of \
-             a signal as it reaps one that exited",
-            secs(EXIT_GRACE)
-        );
-        Ok(())
+        if reaped(&server, &child) {
+            return Ok(());
+        }
+        let zombie = format!("{event}; {} later it was still a zombie", secs(EXIT_GRACE));
+        // Is it the signal, or does this server reap no child at all? Client 2 leaves, and
+        // its child exits as children normally do.
+        if let Some(exited) = serving_child(&server, &next, &before) {
+            drop(next);
+            still_running(&server, std::slice::from_ref(&exited), EXIT_GRACE);
+            if !reaped(&server, &exited) {
+                return Err(Verdict::new(format!(
+                    "{zombie}, and so was the child of client 2, which exited normally once \
+                     client 2 left"
+                ))
+                .because(Some(causes::not_reaping())));
+            }
+        }
+        fail!(
+            "{zombie}: the parent must reap a child that died of a signal as it reaps one \
+             that exited"
+        )
     },
 };
+
+/// The child that serves `client`: a child the server did not have `before`, holding the
+/// server's end of the connection.
+fn serving_child(server: &Server, client: &Client, before: &[Proc]) -> Option<Proc> {
+    let serving = Sockets::of(server)
+        .holders(client)
+        .map_or_else(Vec::new, |h| h.others);
+    new_since(&live_children(server), before)
+        .into_iter()
+        .find(|p| serving.contains(&p.pid))
+}
+
+/// Waits up to [`EXIT_GRACE`] for `child`, which has ended, to be reaped (gone from the
+/// server's tree); whether it was.
+fn reaped(server: &Server, child: &Proc) -> bool {
+    poll(EXIT_GRACE, || {
+        (!server.tree().iter().any(|p| same(p, child))).then_some(())
+    })
+    .is_some()
+}
 
 pub static BOUNDED_PROCESSES: Check = Check {
     id: "bounded-processes",
@@ -175,14 +204,37 @@ pub static FORK_FAILURE: Check = Check {
         }
         let left = server.tree().into_iter().filter(|p| p.pid != server.pid());
         let (zombies, running): (Vec<Proc>, Vec<Proc>) = left.partition(Proc::is_zombie);
-        Err(refused.context(format!(
-            "{situation}; then they all left, yet for {} no new client was served, and the \
-             server still had {} zombies and {} other processes, all counted against the limit",
-            secs(RETRY),
-            zombies.len(),
-            running.len()
-        )))
+        // What holds the places is the bug another check grades.
+        let cause = match (zombies.len(), running.len()) {
+            (0, 0) => None,
+            (0, n) => Some(causes::children_outlive(n)),
+            _ => Some(causes::not_reaping()),
+        };
+        Err(refused
+            .context(format!(
+                "{situation}; then they all left, yet for {} no new client was served, and the \
+                 server still had {} zombies and {} other processes, all counted against the \
+                 limit",
+                secs(RETRY),
+                zombies.len(),
+                running.len()
+            ))
+            .because(cause))
     },
+};
+
+pub static EMFILE: Check = Check {
+    id: "emfile",
+    category: Category::Robustness,
+    points: 5,
+    summary: "out of descriptors (limit 64, 101 clients), it neither dies nor spins, and recovers",
+    hint: "a parent that holds a descriptor per child (a pidfd, a pipe) can run out of them; \
+           then accept fails with EMFILE, the connection stays queued, and accepting again at \
+           once fails again at once: when `workbook_kit::out_of_descriptors(&e)`, sleep for \
+           `OUT_OF_DESCRIPTORS_PAUSE` before the next accept",
+    book: "forking.md#running-out-of-descriptors",
+    limit: LIMIT,
+    run: |ctx| common::out_of_descriptors(ctx, causes::waits_for_a_child),
 };
 
 /// Keeps the server's main process stopped (SIGSTOP) until dropped (SIGCONT).

@@ -1,17 +1,18 @@
 //! The forking server's own checks: a child process per connection, each process closing the
 //! descriptors it does not own, every ended child reaped (also when many end at once), and a
-//! parent that survives its children's deaths, the signals they send, and a refused fork.
-//! Book: `book/src/forking.md`.
+//! parent that survives its children's deaths, the signals they send, a refused fork and
+//! running out of descriptors. Book: `book/src/forking.md`.
 //!
 //! Processes are told apart by pid *and* start time: once a process is reaped its pid may be
 //! reused, and these checks fork hundreds.
 
+mod causes;
 mod children;
 mod failures;
 mod zombies;
 
 pub use children::{CHILDREN_EXIT, CHILD_PER_CONNECTION, PARENT_CLOSES, STALLED_CLIENT};
-pub use failures::{BOUNDED_PROCESSES, CRASH_ISOLATION, FORK_FAILURE};
+pub use failures::{BOUNDED_PROCESSES, CRASH_ISOLATION, EMFILE, FORK_FAILURE};
 pub use zombies::{NO_ZOMBIES, SIGCHLD_IN_ACCEPT};
 
 use std::time::Duration;
@@ -49,6 +50,7 @@ pub fn rubric() -> Vec<&'static Check> {
         &CRASH_ISOLATION,
         &BOUNDED_PROCESSES,
         &FORK_FAILURE,
+        &EMFILE,
     ]);
     checks
 }

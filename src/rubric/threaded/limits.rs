@@ -1,4 +1,5 @@
-//! Threads end with their connections, and a thread that cannot start costs one client only.
+//! Threads end with their connections, a thread that cannot start costs one client only, and
+//! running out of descriptors (one per connection) neither kills nor spins the server.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use crate::drive::client::{secs, Client, REPLY};
 use crate::drive::traffic::round;
 use crate::probe::procfs;
 use crate::rubric::check::{Category, Check};
+use crate::rubric::common;
 use crate::verdict::{Outcome, Verdict};
 use crate::{ensure, fail};
 
@@ -84,6 +86,20 @@ pub static SPAWN_FAILURE: Check = Check {
             None => v,
         })
     },
+};
+
+pub static EMFILE: Check = Check {
+    id: "emfile",
+    category: Category::Robustness,
+    points: 5,
+    summary: "out of descriptors (limit 64, 101 clients), it neither dies nor spins, and recovers",
+    hint: "when accept fails with EMFILE the connection stays queued, so accepting again at \
+           once fails again at once, for as long as no client leaves: when \
+           `workbook_kit::out_of_descriptors(&e)`, sleep for `OUT_OF_DESCRIPTORS_PAUSE` \
+           before the next accept",
+    book: "threaded.md#running-out-of-descriptors",
+    limit: LIMIT,
+    run: |ctx| common::out_of_descriptors(ctx, |_| None),
 };
 
 /// Connects [`OVER_CAP`] clients to a server limited to [`THREAD_CAP`] threads, each sending

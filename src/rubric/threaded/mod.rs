@@ -1,12 +1,13 @@
 //! The threaded server's own checks: one process, a thread per open connection, every client
 //! served at once, per-connection state kept apart, threads that end, and a server that
-//! survives when no thread can be created. Book: `book/src/threaded.md`.
+//! survives when no thread can be created or no descriptor is left. Book:
+//! `book/src/threaded.md`.
 
 mod crowd;
 mod limits;
 
 pub use crowd::{INTERLEAVED, MANY_CLIENTS, STALLED_CLIENT, THREAD_PER_CONNECTION};
-pub use limits::{SPAWN_FAILURE, THREADS_END};
+pub use limits::{EMFILE, SPAWN_FAILURE, THREADS_END};
 
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,7 @@ pub fn rubric() -> Vec<&'static Check> {
         &INTERLEAVED,
         &THREADS_END,
         &SPAWN_FAILURE,
+        &EMFILE,
     ]);
     checks
 }

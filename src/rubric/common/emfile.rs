@@ -1,0 +1,118 @@
+//! Out of descriptors: the body of the `emfile` check of every architecture that holds a
+//! descriptor per connection (epoll, threaded) or may (a forking parent that keeps some).
+//! Each architecture has its own `Check`, with its own hint and book section, around it.
+
+use std::time::{Duration, Instant};
+
+use crate::contain::server::Server;
+use crate::contain::shepherd::Limits;
+use crate::drive::client::{secs, Client};
+use crate::probe::settle::poll;
+use crate::rubric::check::Ctx;
+use crate::verdict::{Cause, Outcome, Verdict};
+
+/// The descriptors the server may open in `emfile` (its `RLIMIT_NOFILE`).
+pub const NOFILE: u64 = 64;
+
+/// Clients connected after the first: many more than the server has descriptors for.
+const CROWD: usize = 100;
+
+/// How long the grader watches for a spin.
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// How long a new client has to be served once the crowd has left.
+const RECOVERY: Duration = Duration::from_secs(3);
+
+/// The story every verdict of `emfile` starts with.
+const STORY: &str = "the server may open 64 descriptors, and 101 clients connected";
+
+/// Starts the server with [`NOFILE`] descriptors, connects one client that is served, then
+/// [`CROWD`] more, and fails if the server then spins (runs in at least half the looks over
+/// [`WINDOW`] while nobody sends anything), stops serving the first client, or serves no new
+/// client within [`RECOVERY`] once the crowd has left.
+///
+/// `why` diagnoses what the architecture's server may be doing wrong (it is asked on any
+/// failure, while the clients are still connected); without a cause, a spin is blamed on
+/// an accept that keeps failing.
+pub fn out_of_descriptors(ctx: &Ctx, why: fn(&Server) -> Option<Cause>) -> Outcome {
+    let server = ctx.start_with(&Limits {
+        nofile: NOFILE,
+        ..Limits::default()
+    })?;
+    let mut first = Client::connect_with(server.addr(), None, "client 1")?;
+    first.echo(b"before the crowd\n")?;
+    let crowd: Vec<Client> = (2..=CROWD + 1)
+        .map(|i| Client::connect_with(server.addr(), None, &format!("client {i}")))
+        .collect::<Result<_, _>>()?;
+    let (running, samples, percent) = watch(&server);
+    if running * 2 >= samples {
+        let cause = why(&server);
+        let on = if cause.is_some() {
+            ""
+        } else {
+            " on an accept that keeps failing"
+        };
+        return Err(Verdict::new(format!(
+            "{STORY}; over the next {} the server was running in {running} of {samples} \
+             looks (it used {percent}% of a CPU) while nothing was being sent: it is \
+             spinning{on}",
+            secs(WINDOW)
+        ))
+        .because(cause));
+    }
+    first
+        .echo(b"still there?\n")
+        .map_err(|v| v.context(format!("{STORY}; then client 1 sent another line")))
+        .map_err(|v| v.because(why(&server)))?;
+    drop(crowd);
+    let mut attempt = 0;
+    let mut last = Verdict::new("no client could connect");
+    let served = poll(RECOVERY, || {
+        attempt += 1;
+        let name = format!("newcomer {attempt}");
+        let tried = Client::connect_with(server.addr(), None, &name).and_then(|mut c| {
+            c.send(b"room for me now?\n")?;
+            c.expect(b"room for me now?\n", Duration::from_millis(100))
+        });
+        match tried {
+            Ok(()) => Some(()),
+            Err(v) => {
+                last = v;
+                // Pacing, not synchronisation: a new client every 50 ms or so is enough.
+                std::thread::sleep(Duration::from_millis(50));
+                None
+            }
+        }
+    });
+    if served.is_some() {
+        return Ok(());
+    }
+    Err(Verdict::new(format!(
+        "{STORY}; then 100 of them left, and for {} no new client was served (the last \
+         try: {})",
+        secs(RECOVERY),
+        last.message
+    ))
+    .because(why(&server)))
+}
+
+/// Looks at the server every 10 ms for [`WINDOW`]: in how many looks one of its threads
+/// was running, of how many, and the share of a CPU it used meanwhile.
+///
+/// A spinning server is runnable whenever we look, however busy the machine is (its share
+/// of CPU time is not: on a loaded machine a spinner may get little of it). So the verdict
+/// rests on its state, and reports the CPU it used as well.
+fn watch(server: &Server) -> (usize, usize, u64) {
+    let before = server.cpu_ns();
+    let (mut samples, mut running) = (0, 0);
+    let end = Instant::now() + WINDOW;
+    while Instant::now() < end {
+        samples += 1;
+        if server.running() {
+            running += 1;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let percent = server.cpu_ns().saturating_sub(before) * 100 / WINDOW.as_nanos() as u64;
+    (running, samples, percent)
+}
