@@ -122,7 +122,7 @@ fn verdict(exe: &Path, bug: &str, fails: &[&str]) -> Result<(), Failed> {
         args: vec![bug.into()],
     };
     let report = run::grade(&arch, &program, run::fresh_seed(), "");
-    no_process_left(&report.servers)?;
+    sweep::gone_within(&report.servers, CLEANUP)?;
     no_file_left(bug)?;
     let failed: BTreeSet<&str> = report
         .outcomes
@@ -139,21 +139,6 @@ fn verdict(exe: &Path, bug: &str, fails: &[&str]) -> Result<(), Failed> {
         .into());
     }
     Ok(())
-}
-
-/// Nothing of the servers tagged `tags` may be alive.
-fn no_process_left(tags: &[String]) -> Result<(), Failed> {
-    let deadline = Instant::now() + CLEANUP;
-    loop {
-        let left = sweep::alive(tags);
-        if left.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("processes left behind: {left:?}").into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// No file in the host's scratch directories may carry the bug's name: everything it wrote

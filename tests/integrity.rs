@@ -84,11 +84,7 @@ fn grade(arch: &str, args: &[&str]) -> Report {
 }
 
 fn nothing_left(tags: &[String]) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !sweep::alive(tags).is_empty() {
-        assert!(Instant::now() < deadline, "{:?}", sweep::alive(tags));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    sweep::gone_within(tags, Duration::from_secs(5)).unwrap();
 }
 
 fn outcome<'a>(report: &'a Report, id: &str) -> &'a Outcome {

@@ -159,6 +159,22 @@ fn tag_of(pid: i32) -> Option<String> {
     procfs::env_var(pid, TAG_VAR)
 }
 
+/// Waits up to `within` until nothing of the servers tagged `tags` is alive; an error lists
+/// what still is. What every test that grades a hostile server asserts last.
+pub fn gone_within(tags: &[String], within: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = alive(tags);
+        if left.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("processes left behind: {left:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Processes of the servers tagged `tags` (see [`Server::tag`]) that are still alive: after
 /// a grading run there must be none.
 ///

@@ -35,7 +35,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use buggy_servers::{Bug, Fails};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -98,7 +98,7 @@ fn prove(bug: &Bug, exe: PathBuf) -> Result<(), Failed> {
     let graded: Vec<String> = graded.into_iter().map(String::from).collect();
     let only = arch.only(&graded)?;
     let report = run::grade(&only, &program, run::fresh_seed(), "");
-    no_process_left(&report.servers)?;
+    contain::gone_within(&report.servers, Duration::from_secs(5))?;
     let failed: BTreeSet<&str> = report
         .outcomes
         .iter()
@@ -158,23 +158,6 @@ fn first_failure(bug: &Bug, arch: &Arch) -> &'static str {
     match bug.fails {
         Fails::Exactly(ids) => ids[0],
         Fails::Every | Fails::Elsewhere(_) => arch.checks[0].id,
-    }
-}
-
-/// Nothing this grading started may be alive: no process carrying the tag of one of its
-/// servers, anywhere on the machine. (Other trials run at the same time, so this process's
-/// descendants are not a measure.)
-fn no_process_left(tags: &[String]) -> Result<(), Failed> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let left = contain::alive(tags);
-        if left.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("processes left behind: {left:?}").into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
