@@ -11,10 +11,20 @@ use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use workbook_kit::{MAX_LINE, TOO_LONG};
 
-use crate::Fails::Exactly;
+use crate::Fails::{Exactly, Nothing};
 use crate::{Also, Bug};
 
 pub const BUGS: &[Bug] = &[
+    Bug {
+        name: "epoll-written-differently",
+        about: "correct, written differently from the reference: this corpus's own \
+                level-triggered loop, with no flaw",
+        arch: "epoll",
+        fails: Nothing,
+        says: "",
+        alone: false,
+        run: || serve(Flaws::NONE),
+    },
     Bug {
         name: "epoll-read-once",
         about: "edge-triggered, reads once (4 KiB) per wakeup and never drains the socket",

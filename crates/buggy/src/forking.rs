@@ -15,10 +15,28 @@ use nix::sys::wait::{wait, waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use solution_iterative::handle_connection;
 
-use crate::Fails::Exactly;
+use crate::Fails::{Exactly, Nothing};
 use crate::{Also, Bug};
 
 pub const BUGS: &[Bug] = &[
+    Bug {
+        name: "forking-sigchld-ignored",
+        about: "correct, written differently: SIGCHLD set to SIG_IGN, so the kernel reaps \
+                children itself and the server never calls waitpid",
+        arch: "forking",
+        fails: Nothing,
+        says: "",
+        alone: false,
+        run: || {
+            // SAFETY: installs SIG_IGN, which runs no code of ours.
+            unsafe { nix::sys::signal::signal(Signal::SIGCHLD, SigHandler::SigIgn) }?;
+            Forking {
+                reaper: None,
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
     Bug {
         name: "forking-no-reap",
         about: "never reaps: every child that ends stays a zombie",

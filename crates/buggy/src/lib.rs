@@ -57,6 +57,10 @@ pub enum Fails {
     /// that attacks the grader itself rather than one part of the contract, so no check is
     /// aimed at it.
     Every,
+    /// None: a correct server written differently from the reference, which must get full
+    /// marks over the whole rubric (a grader that only recognises the reference's way would
+    /// fail it).
+    Nothing,
     /// Proven by the named test of the workbook instead, which asserts more than a verdict
     /// (that a borrowed port was never connected to, the grader's own memory, ...).
     Elsewhere(&'static str),
