@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use workbook_kit::{MAX_LINE, TOO_LONG};
 
-use crate::Fails::{Exactly, Nothing};
+use crate::Fails::{Exactly, Nothing, Own};
 use crate::{Also, Bug};
 
 pub const BUGS: &[Bug] = &[
@@ -220,18 +220,7 @@ pub const BUGS: &[Bug] = &[
         arch: "epoll",
         // A thread per connection also costs its stack: with a 64 KiB buffer on it, far
         // more than an idle connection may.
-        // The epoll checks after the gate (single-thread) fail with it, uncounted.
-        fails: Exactly(&[
-            "single-thread",
-            "idle-memory",
-            "thousand-clients",
-            "partial-reads",
-            "accept-burst",
-            "partial-writes",
-            "backpressure",
-            "closed-peers",
-            "emfile",
-        ]),
+        fails: Own("single-thread"),
         says: "2 threads",
         alone: false,
         run: thread_per_connection,

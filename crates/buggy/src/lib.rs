@@ -57,6 +57,10 @@ pub enum Fails {
     /// that attacks the grader itself rather than one part of the contract, so no check is
     /// aimed at it.
     Every,
+    /// The architecture's own checks, every one: the server is not of that architecture, so
+    /// its gate fails and every check behind it fails with it (not counted). The named check
+    /// is the one aimed at the bug, whose message must say [`Bug::says`].
+    Own(&'static str),
     /// None: a correct server written differently from the reference, which must get full
     /// marks over the whole rubric (a grader that only recognises the reference's way would
     /// fail it).

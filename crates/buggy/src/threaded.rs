@@ -12,7 +12,7 @@ use workbook_kit::{MAX_LINE, TOO_LONG};
 
 use crate::common::accept_failed;
 use crate::Bug;
-use crate::Fails::Exactly;
+use crate::Fails::{Exactly, Own};
 
 pub const BUGS: &[Bug] = &[
     Bug {
@@ -23,16 +23,7 @@ pub const BUGS: &[Bug] = &[
         // served at the same time fails, and no check can tell them apart more finely.
         // `thread-per-connection` and `threads-end` fail at their second client's echo,
         // `interleaved` and `many-clients` at their second client's reply.
-        // spawn-failure fails uncounted with the gate (thread-per-connection) it stands behind.
-        fails: Exactly(&[
-            "stalled-client",
-            "thread-per-connection",
-            "many-clients",
-            "interleaved",
-            "threads-end",
-            "spawn-failure",
-            "emfile",
-        ]),
+        fails: Own("stalled-client"),
         says: "client 1 connected first and has sent nothing since",
         alone: false,
         run: || {
@@ -59,16 +50,7 @@ pub const BUGS: &[Bug] = &[
         name: "threaded-forks",
         about: "forks a process per connection instead of starting a thread",
         arch: "threaded",
-        // The threaded checks fail with the gate (thread-per-connection), uncounted.
-        fails: Exactly(&[
-            "thread-per-connection",
-            "stalled-client",
-            "many-clients",
-            "interleaved",
-            "threads-end",
-            "spawn-failure",
-            "emfile",
-        ]),
+        fails: Own("thread-per-connection"),
         says: "50 child processes",
         alone: false,
         run: forks,
@@ -77,16 +59,7 @@ pub const BUGS: &[Bug] = &[
         name: "threaded-one-thread-polls",
         about: "serves every client from one thread, polling non-blocking sockets in turn",
         arch: "threaded",
-        // The threaded checks fail with the gate (thread-per-connection), uncounted.
-        fails: Exactly(&[
-            "thread-per-connection",
-            "stalled-client",
-            "many-clients",
-            "interleaved",
-            "threads-end",
-            "spawn-failure",
-            "emfile",
-        ]),
+        fails: Own("thread-per-connection"),
         says: "had 1 thread;",
         alone: false,
         run: one_thread_polls,
@@ -160,16 +133,7 @@ pub const BUGS: &[Bug] = &[
         name: "threaded-fixed-pool",
         about: "starts 256 threads that all accept and serve: a pool, not a thread per connection",
         arch: "threaded",
-        // The threaded checks fail with the gate (thread-per-connection), uncounted.
-        fails: Exactly(&[
-            "thread-per-connection",
-            "stalled-client",
-            "many-clients",
-            "interleaved",
-            "threads-end",
-            "spawn-failure",
-            "emfile",
-        ]),
+        fails: Own("thread-per-connection"),
         says: "with no client connected it had 257",
         alone: false,
         run: fixed_pool,
