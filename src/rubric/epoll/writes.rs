@@ -28,7 +28,10 @@ pub static PARTIAL_WRITES: Check = Check {
     limit: LIMIT,
     run: |ctx| {
         const PAUSE: Duration = Duration::from_secs(2);
-        const WITHIN: Duration = Duration::from_millis(200);
+        // Far below the 2 s a blocking server would keep client B waiting, and wide enough
+        // for a machine loaded well past its two cores (200 ms failed once in 50 gradings
+        // there).
+        const WITHIN: Duration = Duration::from_millis(500);
         let server = ctx.start()?;
         let mut slow = Client::connect_with(server.addr(), Some(4096), "client A")?;
         slow.echo(b"I will read slowly\n")?;
