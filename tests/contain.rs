@@ -124,12 +124,7 @@ fn verdict(exe: &Path, bug: &str, fails: &[&str]) -> Result<(), Failed> {
     let report = run::grade(&arch, &program, run::fresh_seed(), "");
     sweep::gone_within(&report.servers, CLEANUP)?;
     no_file_left(bug)?;
-    let failed: BTreeSet<&str> = report
-        .outcomes
-        .iter()
-        .filter(|o| !o.passed)
-        .map(|o| o.check.id)
-        .collect();
+    let failed = report.failed();
     let expected: BTreeSet<&str> = fails.iter().copied().collect();
     if failed != expected {
         return Err(format!(

@@ -106,6 +106,15 @@ impl Report {
     pub fn full_marks(&self) -> bool {
         self.outcomes.iter().all(|o| o.passed)
     }
+
+    /// The ids of the checks that failed.
+    pub fn failed(&self) -> std::collections::BTreeSet<&'static str> {
+        self.outcomes
+            .iter()
+            .filter(|o| !o.passed)
+            .map(|o| o.check.id)
+            .collect()
+    }
 }
 
 /// How to print a report.

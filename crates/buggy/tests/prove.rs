@@ -104,12 +104,7 @@ fn prove(bug: &Bug, exe: PathBuf) -> Result<(), Failed> {
     let only = arch.only(&graded)?;
     let report = run::grade(&only, &program, run::fresh_seed(), "");
     contain::gone_within(&report.servers, Duration::from_secs(5))?;
-    let failed: BTreeSet<&str> = report
-        .outcomes
-        .iter()
-        .filter(|o| !o.passed)
-        .map(|o| o.check.id)
-        .collect();
+    let failed = report.failed();
     if failed != expected {
         return Err(format!(
             "expected exactly {expected:?} to fail (graded: {}), but {failed:?} failed\n{}",
