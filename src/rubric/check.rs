@@ -162,11 +162,28 @@ impl Ctx {
 
     /// Starts the server with the given limits (a low `nofile` for the EMFILE check, say).
     pub fn start_with(&self, limits: &Limits) -> Result<Arc<Server>, Verdict> {
+        self.start_configured(limits, &[])
+    }
+
+    /// Starts the server with `options` before the address (contract: "Starting"), such as
+    /// `["--workers", "3"]` for a pool or `["--work", "20000"]` for CPU-heavy lines.
+    pub fn start_options(&self, options: &[&str]) -> Result<Arc<Server>, Verdict> {
+        self.start_configured(&Limits::default(), options)
+    }
+
+    /// Starts the server with the given limits and options.
+    pub fn start_configured(
+        &self,
+        limits: &Limits,
+        options: &[&str],
+    ) -> Result<Arc<Server>, Verdict> {
         if let Some(verdict) = self.memo.no_announce.get() {
             return Err(verdict.clone());
         }
+        let mut program = self.program.clone();
+        program.args.extend(options.iter().map(Into::into));
         let begun = Instant::now();
-        let started = Server::start(&self.program, limits);
+        let started = Server::start(&program, limits);
         let waited = begun
             .elapsed()
             .min(crate::contain::server::ANNOUNCE_TIMEOUT);

@@ -1,8 +1,9 @@
 //! What every workbook server shares: the contract's constants, the start-up ritual, and
 //! what an accept loop needs when the process runs out of descriptors.
 //!
-//! Each architecture's `src/main.rs` is three lines: [`listen`] parses the address, binds,
-//! announces; then the architecture's own `serve` takes the listener. Keeping this here means
+//! Each architecture's `src/main.rs` is three lines: [`listen`] (or [`start`], for a server
+//! with a pool) parses the command line, binds, announces; then the architecture's own
+//! `serve` takes the listener. [`work`] is the CPU cost of a line that `--work` asks for. Keeping this here means
 //! every server starts the same way, so the grader can treat them all alike, and the exercises
 //! are only about the part that differs: how connections are served.
 //!
@@ -13,7 +14,11 @@ pub mod event_loop;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use nix::sys::time::TimeSpec;
+use nix::time::{clock_gettime, ClockId};
 
 use socket2::{Domain, Socket, Type};
 
@@ -48,29 +53,134 @@ pub fn out_of_descriptors(e: &io::Error) -> bool {
 pub const OUT_OF_DESCRIPTORS_PAUSE: Duration = Duration::from_millis(100);
 // ANCHOR_END: out_of_descriptors
 
-/// Parses the listen address (the last command-line argument, or [`DEFAULT_ADDR`]), binds it
-/// with a backlog of [`BACKLOG`], and announces `listening on ADDR` on stdout.
+/// What the command line asks of a server (contract: "Starting"):
+/// `PROGRAM [--workers N] [--work MICROS] [ADDR]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Where to listen: the one argument that is not an option, or [`DEFAULT_ADDR`].
+    pub addr: SocketAddr,
+    /// The size of a pool (prefork's and the thread pool's workers, offload's worker
+    /// threads); [`DEFAULT_WORKERS`] without `--workers`. Architectures without a pool ignore it.
+    pub workers: usize,
+    /// The CPU time each complete line costs before its echo is sent (`--work MICROS`,
+    /// default 0): [`work`] spends it.
+    pub work: Duration,
+}
+
+/// The pool size without `--workers`.
+pub const DEFAULT_WORKERS: usize = 4;
+
+impl Options {
+    /// Parses the arguments after the program's name.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> io::Result<Options> {
+        let mut args = args.into_iter();
+        let (mut addr, mut workers, mut work) = (None, DEFAULT_WORKERS, Duration::ZERO);
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .ok_or_else(|| invalid(format!("{name} needs a number after it")))
+            };
+            match arg.as_str() {
+                "--workers" => {
+                    workers = number(&value("--workers")?, "--workers")?;
+                    if workers == 0 {
+                        return Err(invalid("--workers must be at least 1".into()));
+                    }
+                }
+                "--work" => work = Duration::from_micros(number(&value("--work")?, "--work")?),
+                flag if flag.starts_with("--") => {
+                    return Err(invalid(format!(
+                        "unknown option {flag:?}; expected [--workers N] [--work MICROS] [ADDR]"
+                    )))
+                }
+                _ if addr.is_some() => {
+                    return Err(invalid(format!(
+                        "one address only, got a second one: {arg:?}"
+                    )))
+                }
+                _ => addr = Some(arg),
+            }
+        }
+        Ok(Options {
+            addr: listen_addr(addr)?,
+            workers,
+            work,
+        })
+    }
+}
+
+fn number<T: std::str::FromStr>(text: &str, name: &str) -> io::Result<T> {
+    text.parse()
+        .map_err(|_| invalid(format!("{name} takes a whole number, got {text:?}")))
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+/// Parses the command line ([`Options`]), binds with a backlog of [`BACKLOG`], and
+/// announces `listening on ADDR` on stdout.
 ///
 /// The announcement carries the port the kernel really chose, so `127.0.0.1:0` works: that is
 /// how the grader runs many servers at once without port clashes.
-pub fn listen() -> io::Result<TcpListener> {
-    let addr = listen_addr(std::env::args().skip(1).last())?;
-    let listener = bind(addr)?;
+///
+/// A wrong command line is the user's mistake, not the server's: it is said in one line on
+/// stderr, with the usage, and the process exits with status 2, as command-line tools do.
+pub fn start() -> io::Result<(TcpListener, Options)> {
+    let options = Options::parse(std::env::args().skip(1)).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(2)
+    });
+    WORK_NANOS.store(options.work.as_nanos() as u64, Ordering::Relaxed);
+    let listener = bind(options.addr)?;
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "listening on {}", listener.local_addr()?)?;
     // stdout is a pipe under the grader; say it now, not when a buffer fills.
     stdout.flush()?;
-    Ok(listener)
+    Ok((listener, options))
 }
+
+/// [`start`], for a server that has no pool: only the listener (`--workers` is accepted and
+/// ignored, `--work` is still honoured by [`work`]).
+pub fn listen() -> io::Result<TcpListener> {
+    start().map(|(listener, _)| listener)
+}
+
+/// The `--work` of this run, in nanoseconds: set once by [`start`], read by [`work`].
+static WORK_NANOS: AtomicU64 = AtomicU64::new(0);
+
+// ANCHOR: work
+/// Spends, on the calling thread, the CPU time that the complete lines in `lines` cost
+/// (`--work` for each `\n`; nothing unless asked for), before their echoes are sent.
+///
+/// A busy loop on the thread's own CPU clock, not a sleep: a sleeping thread leaves the CPU to
+/// others, while real request handling (parsing, compressing, hashing) keeps it. That
+/// difference is the whole point of the pools' and offload's lessons, and measuring thread
+/// CPU time means a thread that is preempted still does all of its work.
+pub fn work(lines: &[u8]) {
+    let per_line = WORK_NANOS.load(Ordering::Relaxed);
+    if per_line == 0 {
+        return;
+    }
+    let nanos = per_line * lines.iter().filter(|&&b| b == b'\n').count() as u64;
+    let clock = ClockId::CLOCK_THREAD_CPUTIME_ID;
+    let Ok(begun) = clock_gettime(clock) else {
+        return;
+    };
+    let until = begun + TimeSpec::from(Duration::from_nanos(nanos));
+    while clock_gettime(clock).is_ok_and(|now| now < until) {
+        std::hint::spin_loop();
+    }
+}
+// ANCHOR_END: work
 
 /// The address to listen on: the argument if there is one, else [`DEFAULT_ADDR`].
 pub fn listen_addr(arg: Option<String>) -> io::Result<SocketAddr> {
     let text = arg.as_deref().unwrap_or(DEFAULT_ADDR);
     text.parse().map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("expected an address such as {DEFAULT_ADDR}, got {text:?}"),
-        )
+        invalid(format!(
+            "expected an address such as {DEFAULT_ADDR}, got {text:?}"
+        ))
     })
 }
 
@@ -97,6 +207,41 @@ mod tests {
         );
         let err = listen_addr(Some("nonsense".into())).unwrap_err();
         assert!(err.to_string().contains("nonsense"), "{err}");
+    }
+
+    #[test]
+    fn options_come_before_the_address() {
+        let parse = |args: &[&str]| Options::parse(args.iter().map(|a| a.to_string()));
+        let plain = parse(&["127.0.0.1:0"]).unwrap();
+        assert_eq!(
+            (plain.workers, plain.work),
+            (DEFAULT_WORKERS, Duration::ZERO)
+        );
+        let pool = parse(&["--workers", "3", "--work", "250", "127.0.0.1:0"]).unwrap();
+        assert_eq!((pool.workers, pool.work), (3, Duration::from_micros(250)));
+        assert_eq!(pool.addr.port(), 0);
+        assert_eq!(parse(&["--workers", "2"]).unwrap().addr.port(), 7878);
+        for (bad, says) in [
+            (&["--workers"][..], "needs a number"),
+            (&["--workers", "0"], "at least 1"),
+            (&["--work", "lots"], "whole number"),
+            (&["--threads", "2"], "unknown option"),
+            (&["127.0.0.1:1", "127.0.0.1:2"], "one address only"),
+        ] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn work_spends_cpu_time_not_wall_time() {
+        WORK_NANOS.store(10_000_000, Ordering::Relaxed);
+        let cpu = || clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).unwrap();
+        let begun = cpu();
+        work(b"two\nlines\nand a fragment");
+        let spent = Duration::from(cpu() - begun);
+        WORK_NANOS.store(0, Ordering::Relaxed);
+        assert!(spent >= Duration::from_millis(20), "{spent:?}");
     }
 
     #[test]

@@ -208,12 +208,16 @@ impl Connection {
             self.line.extend_from_slice(end);
             // Taking the line leaves an empty Vec in its place: no memory held.
             let line = std::mem::take(&mut self.line);
+            workbook_kit::work(&line);
             self.send(&line)?;
             rest = after;
         }
         // Now `rest` starts a line: send every complete line in one go, keep the fragment.
         let complete = rest.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let (lines, fragment) = rest.split_at(complete);
+        // The lines' CPU cost (`--work`, 0 unless the lab asks for it), here in the loop: every
+        // other client waits meanwhile (the offload chapter's blocking trap).
+        workbook_kit::work(lines);
         self.send(lines)?;
         self.keep_fragment(fragment)
     }
