@@ -134,7 +134,8 @@ pub fn all() -> Vec<Arch> {
             "Prefork: a master and a pool of worker processes",
             &checks::prefork::WORKER_POOL,
             checks::prefork::rubric(),
-        ),
+        )
+        .builds_on("iterative"),
     ]
 }
 
