@@ -76,8 +76,10 @@ struct Pool {
     /// The signal mask from before the master blocked them: what each worker restores.
     mask: SigSet,
 }
+// ANCHOR_END: pool
 
 impl Pool {
+    // ANCHOR: start
     /// Blocks the signals the master waits for; forks nothing yet.
     fn new(listener: TcpListener, size: usize) -> io::Result<Pool> {
         let mut signals = SigSet::empty();
@@ -115,7 +117,7 @@ impl Pool {
             }
         }
     }
-    // ANCHOR_END: pool
+    // ANCHOR_END: start
 
     // ANCHOR: spawn
     /// Forks one worker and returns its pid. In the worker, this call never returns.
