@@ -95,7 +95,7 @@ fn main() -> nix::Result<()> {
     round(&listener, Wait::Accept, "blocking accept:")?;
     listener.set_nonblocking(true).expect("non-blocking");
     round(&listener, Wait::Epoll(EpollFlags::empty()), "epoll_wait:")?;
-    let exclusive = EpollFlags::EPOLLEXCLUSIVE;
-    round(&listener, Wait::Epoll(exclusive), "epoll_wait, EPOLLEXCLUSIVE:")?;
+    let exclusive = Wait::Epoll(EpollFlags::EPOLLEXCLUSIVE);
+    round(&listener, exclusive, "epoll_wait, EPOLLEXCLUSIVE:")?;
     Ok(())
 }
