@@ -80,10 +80,10 @@ fn pool_of(server: &Server) -> Result<Vec<Proc>, Verdict> {
     )))
 }
 
-/// The one process that holds the server's end of `client`'s connection, if exactly one
-/// does and it is not the master.
-fn worker_of(server: &Server, client: &Client) -> Option<i32> {
-    let holders = Sockets::of(server).holders(client)?;
+/// The one process that holds the server's end of `client`'s connection in `sockets`, if
+/// exactly one does and it is not the master.
+fn worker_of(sockets: &Sockets, client: &Client) -> Option<i32> {
+    let holders = sockets.holders(client)?;
     match holders.others[..] {
         [one] if !holders.main => Some(one),
         _ => None,

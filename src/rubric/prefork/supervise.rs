@@ -9,7 +9,7 @@ use crate::drive::client::{secs, show, Client, Ending, MARGIN, REPLY};
 use crate::probe::procfs::Proc;
 use crate::probe::settle::poll;
 use crate::rubric::check::{Category, Check};
-use crate::rubric::forking::{live_children, new_since, same};
+use crate::rubric::forking::{live_children, new_since, same, Sockets};
 use crate::{ensure, fail};
 
 /// How soon a dead worker must be collected and replaced.
@@ -35,7 +35,8 @@ pub static KILLED_WORKER: Check = Check {
         let mut clients = busy(&server, WORKERS, "started with `--workers 3`")?;
         // Each client held by a worker of its own: otherwise `busy-pool-queues` and
         // `master-never-serves` say what is wrong, and there is no one worker to kill.
-        let held: Vec<Option<i32>> = clients.iter().map(|c| worker_of(&server, c)).collect();
+        let sockets = Sockets::of(&server);
+        let held: Vec<Option<i32>> = clients.iter().map(|c| worker_of(&sockets, c)).collect();
         let distinct = held.iter().flatten().count() == WORKERS
             && !held.iter().enumerate().any(|(i, h)| held[..i].contains(h));
         let victim = first.iter().find(|p| Some(p.pid) == held[1]);
