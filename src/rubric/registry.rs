@@ -129,6 +129,13 @@ pub fn all() -> Vec<Arch> {
             &checks::epoll::SINGLE_THREAD,
             checks::epoll::rubric(),
         ),
+        Arch::new(
+            "prefork",
+            "Prefork: a master and a pool of worker processes",
+            &checks::prefork::WORKER_POOL,
+            checks::prefork::rubric(),
+        )
+        .builds_on("iterative"),
     ]
 }
 

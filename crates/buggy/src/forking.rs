@@ -388,7 +388,7 @@ extern "C" fn wait_once(_: c_int) {
 
 /// Serves one connection as the reference does, logging how it ended if it failed;
 /// `true` if it ended well.
-fn serve_logged(stream: TcpStream) -> bool {
+pub(crate) fn serve_logged(stream: TcpStream) -> bool {
     handle_connection(stream)
         .map_err(|e| eprintln!("connection ended: {e}"))
         .is_ok()

@@ -230,10 +230,11 @@ fn who_reads(server: &Server, client: &Client) -> Option<i32> {
 }
 
 /// Which of the server's processes hold the server's end of a connection.
-pub(super) struct Holders {
-    main: bool,
+pub(crate) struct Holders {
+    /// The server's main process is one of them.
+    pub(crate) main: bool,
     /// Processes other than the main one.
-    pub(super) others: Vec<i32>,
+    pub(crate) others: Vec<i32>,
 }
 
 impl Holders {
@@ -263,7 +264,7 @@ impl Holders {
 
 /// The sockets the server's processes hold at one moment: read once, then asked about
 /// several clients.
-pub(super) struct Sockets {
+pub(crate) struct Sockets {
     addr: SocketAddr,
     main: i32,
     table: Table,
@@ -271,7 +272,7 @@ pub(super) struct Sockets {
 }
 
 impl Sockets {
-    pub(super) fn of(server: &Server) -> Sockets {
+    pub(crate) fn of(server: &Server) -> Sockets {
         let live = server.tree().into_iter().filter(|p| !p.is_zombie());
         Sockets {
             addr: server.addr(),
@@ -283,7 +284,7 @@ impl Sockets {
 
     /// The processes holding the server's end of `client`'s connection, or `None` if none
     /// does (not accepted yet, or closed).
-    pub(super) fn holders(&self, client: &Client) -> Option<Holders> {
+    pub(crate) fn holders(&self, client: &Client) -> Option<Holders> {
         let local = client.stream().local_addr().ok()?;
         let inode = self.table.inode(self.addr, local)?;
         let mut found = Holders {

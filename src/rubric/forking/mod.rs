@@ -15,6 +15,9 @@ pub use children::{CHILDREN_EXIT, CHILD_PER_CONNECTION, PARENT_CLOSES, STALLED_C
 pub use failures::{BOUNDED_PROCESSES, CRASH_ISOLATION, EMFILE, FORK_FAILURE};
 pub use zombies::{NO_ZOMBIES, SIGCHLD_IN_ACCEPT};
 
+// Shared with prefork, whose workers are processes too.
+pub(crate) use children::Sockets;
+
 use std::time::Duration;
 
 use crate::contain::server::Server;
@@ -59,7 +62,7 @@ pub fn rubric() -> Vec<&'static Check> {
 type Leave = fn(Client) -> Outcome;
 
 /// The server's processes besides its main one that have not ended.
-fn live_children(server: &Server) -> Vec<Proc> {
+pub(crate) fn live_children(server: &Server) -> Vec<Proc> {
     server
         .tree()
         .into_iter()
@@ -68,12 +71,12 @@ fn live_children(server: &Server) -> Vec<Proc> {
 }
 
 /// Whether `a` and `b` are the same process: same pid, same start time.
-fn same(a: &Proc, b: &Proc) -> bool {
+pub(crate) fn same(a: &Proc, b: &Proc) -> bool {
     a.pid == b.pid && a.start == b.start
 }
 
 /// The processes of `now` that are not in `before`.
-fn new_since(now: &[Proc], before: &[Proc]) -> Vec<Proc> {
+pub(crate) fn new_since(now: &[Proc], before: &[Proc]) -> Vec<Proc> {
     now.iter()
         .filter(|p| !before.iter().any(|b| same(p, b)))
         .cloned()
@@ -95,7 +98,7 @@ fn still_running(server: &Server, procs: &[Proc], within: Duration) -> Vec<Proc>
 }
 
 /// "clients 1, 2 and 5".
-fn names(numbers: &[usize]) -> String {
+pub(crate) fn names(numbers: &[usize]) -> String {
     let list: Vec<String> = numbers.iter().map(usize::to_string).collect();
     match list.split_last() {
         Some((last, [])) => format!("client {last}"),
