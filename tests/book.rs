@@ -100,9 +100,21 @@ fn figures_are_shown_and_described() {
     for figure in std::fs::read_dir(src.join("figures")).unwrap().flatten() {
         let path = figure.path().canonicalize().unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
-        assert!(shown.contains(&path), "{} is shown by no chapter", path.display());
-        assert!(svg.contains("<title") && svg.contains("<desc"), "{}", path.display());
-        assert!(!svg.contains("@import") && !svg.contains("<image"), "{}", path.display());
+        assert!(
+            shown.contains(&path),
+            "{} is shown by no chapter",
+            path.display()
+        );
+        assert!(
+            svg.contains("<title") && svg.contains("<desc"),
+            "{}",
+            path.display()
+        );
+        assert!(
+            !svg.contains("@import") && !svg.contains("<image"),
+            "{}",
+            path.display()
+        );
     }
 }
 

@@ -10,4 +10,5 @@ pub mod forking;
 pub mod iterative;
 pub mod registry;
 pub mod run;
+pub mod thread_pool;
 pub mod threaded;

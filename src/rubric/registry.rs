@@ -129,6 +129,13 @@ pub fn all() -> Vec<Arch> {
             &checks::epoll::SINGLE_THREAD,
             checks::epoll::rubric(),
         ),
+        Arch::new(
+            "thread-pool",
+            "Thread pool: a fixed set of workers and a bounded queue",
+            &checks::thread_pool::WORKER_THREADS,
+            checks::thread_pool::rubric(),
+        )
+        .builds_on("iterative"),
     ]
 }
 

@@ -59,7 +59,7 @@ pub fn rubric() -> Vec<&'static Check> {
 type Leave = fn(Client) -> Outcome;
 
 /// The server's processes besides its main one that have not ended.
-fn live_children(server: &Server) -> Vec<Proc> {
+pub(crate) fn live_children(server: &Server) -> Vec<Proc> {
     server
         .tree()
         .into_iter()
