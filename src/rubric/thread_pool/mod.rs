@@ -129,8 +129,8 @@ fn pool_holds(server: &Server, when: &str) -> Result<(), Verdict> {
     Ok(())
 }
 
-/// Connects clients `range`, each sending one line it will not get back while the pool is
-/// busy: clients waiting for a worker.
+/// Connects clients `range`, each sending one line and reading nothing: beyond the pool,
+/// clients waiting for a worker.
 fn waiting(
     server: &Server,
     range: std::ops::RangeInclusive<usize>,

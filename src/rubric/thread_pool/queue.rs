@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::{not_a_pool, pool_started, start_pool, waiting, LIMIT, POOL_THREADS, WORKERS};
-use crate::drive::client::{secs, show, Client, Ending, REPLY};
+use crate::drive::client::{secs, show, thousands, Client, Ending, REPLY};
 use crate::probe::sockets::Table;
 use crate::rubric::check::{Category, Check};
 use crate::rubric::common;
@@ -126,13 +126,14 @@ pub static BOUNDED_QUEUE: Check = Check {
         let most = WORKERS + 1 + QUEUE_MOST;
         ensure!(
             held <= most,
-            "{when}, the server held {held} connections (its descriptors grew by that much), \
+            "{when}, the server held {} connections (its descriptors grew by that much), \
              {} more than its 3 workers serve: its queue has no bound. A queue without a \
              bound keeps a descriptor and a socket's memory for every client that comes, \
              however long it must wait; a bounded one (at most {QUEUE_MOST} connections pass \
              here) makes the acceptor wait while it is full, and the kernel's listen backlog \
              holds the rest",
-            held - WORKERS
+            thousands(held as u64),
+            thousands((held - WORKERS) as u64)
         );
         let ended = Table::read().ended(server.addr().port(), &peers);
         ensure!(
