@@ -1,5 +1,5 @@
 //! The servers the lab measures, run as real processes: the lab starts itself again as
-//! `lab __lab-serve NAME ADDR`, so one release build holds every reference solution and the
+//! `lab __lab-serve NAME [--workers N] ADDR`, so one release build holds every reference solution and the
 //! tokio reference, all built with the same compiler settings.
 
 use std::io;
@@ -13,7 +13,11 @@ pub const ARG: &str = "__lab-serve";
 
 /// The servers the lab knows by name. The iterative server is not among them: it serves one
 /// connection at a time, so 1,000 connections would measure only its queue.
-pub const NAMES: &[&str] = &["forking", "threaded", "epoll", "tokio"];
+pub const NAMES: &[&str] = &["forking", "threaded", "epoll", "thread-pool", "tokio"];
+
+/// The servers among [`NAMES`] that serve a connection on one of a fixed number of workers:
+/// the lab passes them `--workers` (see `--workers` in `main.rs`).
+pub const POOLS: &[&str] = &["thread-pool"];
 
 /// Serves as the server named in the arguments, if the lab was started as one.
 pub fn run_if_requested() -> Option<ExitCode> {
@@ -22,10 +26,11 @@ pub fn run_if_requested() -> Option<ExitCode> {
         return None;
     }
     let name = args.get(2).map(String::as_str).unwrap_or_default();
-    let served = workbook_kit::listen().and_then(|listener| match name {
+    let served = workbook_kit::start().and_then(|(listener, options)| match name {
         "forking" => solution_forking::serve(listener),
         "threaded" => solution_threaded::serve(listener),
         "epoll" => solution_epoll::serve(listener),
+        "thread-pool" => solution_thread_pool::serve(listener, options.workers),
         "tokio" => tokio_echo(listener),
         _ => Err(io::Error::other(format!("no server called {name:?}"))),
     });
