@@ -131,7 +131,7 @@ pub fn all() -> Vec<Arch> {
         ),
         Arch::new(
             "thread-pool",
-            "Thread pool: a fixed set of workers and a bounded queue",
+            "Thread pool: N workers and a bounded queue",
             &checks::thread_pool::WORKER_THREADS,
             checks::thread_pool::rubric(),
         )

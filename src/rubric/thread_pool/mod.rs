@@ -37,7 +37,7 @@ const WORKERS: usize = 3;
 const POOL_THREADS: usize = WORKERS + 1;
 
 /// How long a server may take to start its workers once it has announced.
-const STARTING: Duration = Duration::from_secs(2);
+const STARTING: Duration = Duration::from_secs(3);
 
 /// How long the thread count must hold still once clients have come: a server that starts
 /// threads for them does so within milliseconds of their connecting.
