@@ -40,9 +40,9 @@ use workbook::probe::procfs;
 #[derive(Parser)]
 #[command(about = "Measures memory per idle connection and echo rate, against tokio")]
 struct Cli {
-    /// Servers to measure: forking, threaded, epoll, prefork (the reference solutions; prefork
-    /// with a worker for every connection held at once) or tokio (a tokio `current_thread`
-    /// echo, the yardstick).
+    /// Servers to measure: forking, threaded, epoll, prefork, thread-pool (the reference
+    /// solutions; the pools with a worker for every connection held at once) or tokio (a
+    /// tokio `current_thread` echo, the yardstick).
     #[arg(value_parser = clap::builder::PossibleValuesParser::new(serve::NAMES))]
     servers: Vec<String>,
     /// Idle connections for the memory measurement.
@@ -54,6 +54,11 @@ struct Cli {
     /// Seconds of measured load, after one of warm-up.
     #[arg(long, default_value_t = 5)]
     secs: u64,
+    /// Workers for the pools (thread-pool): by default one for every connection of the
+    /// larger phase, since a pool serves only as many connections at once as it has workers
+    /// and the lab keeps all of them open.
+    #[arg(long)]
+    workers: Option<usize>,
     /// Let the scheduler place server and client (by default: server on CPU 0, client on 1).
     #[arg(long)]
     no_pin: bool,
@@ -91,8 +96,10 @@ fn main() -> ExitCode {
         let mut program = Program::new(&me);
         program.args = vec![serve::ARG.into(), name.clone().into()];
         if serve::POOLS.contains(&name.as_str()) {
-            let workers = cli.idle.max(cli.conns).to_string();
-            program.args.extend(["--workers".into(), workers.into()]);
+            let workers = cli.workers.unwrap_or(cli.idle.max(cli.conns));
+            program
+                .args
+                .extend(["--workers".into(), workers.to_string().into()]);
         }
         let label = if name == "tokio" {
             "tokio current_thread".to_string()

@@ -13,12 +13,12 @@ pub const ARG: &str = "__lab-serve";
 
 /// The servers the lab knows by name. The iterative server is not among them: it serves one
 /// connection at a time, so 1,000 connections would measure only its queue.
-pub const NAMES: &[&str] = &["forking", "threaded", "epoll", "prefork", "tokio"];
+pub const NAMES: &[&str] = &["forking", "threaded", "epoll", "prefork", "thread-pool", "tokio"];
 
 /// The servers whose pool's size is theirs to choose (`--workers`): the lab gives them a
 /// worker for every connection it will hold open at once, since a worker serves one
 /// connection at a time and the others would wait for it.
-pub const POOLS: &[&str] = &["prefork"];
+pub const POOLS: &[&str] = &["prefork", "thread-pool"];
 
 /// Serves as the server named in the arguments, if the lab was started as one.
 pub fn run_if_requested() -> Option<ExitCode> {
@@ -32,6 +32,7 @@ pub fn run_if_requested() -> Option<ExitCode> {
         "threaded" => solution_threaded::serve(listener),
         "epoll" => solution_epoll::serve(listener),
         "prefork" => solution_prefork::serve(listener, options.workers),
+        "thread-pool" => solution_thread_pool::serve(listener, options.workers),
         "tokio" => tokio_echo(listener),
         _ => Err(io::Error::other(format!("no server called {name:?}"))),
     });

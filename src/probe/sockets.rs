@@ -78,6 +78,19 @@ impl Table {
             .map(|e| u64::from(e.rx_queue))
             .sum()
     }
+
+    /// How many of the clients on ports `peers` no longer have an open connection to
+    /// `port`, as their own ends show: the server closed it (the client's end waits in
+    /// `CLOSE_WAIT`) or reset it (the client's end is gone from the table).
+    pub fn ended(&self, port: u16, peers: &[u16]) -> usize {
+        let open = self
+            .0
+            .iter()
+            .filter(|e| e.remote_address.port() == port && e.state == TcpState::Established)
+            .filter(|e| peers.contains(&e.local_address.port()))
+            .count();
+        peers.len().saturating_sub(open)
+    }
 }
 
 /// Which processes hold which socket inodes, for a set of processes at one moment.
@@ -127,6 +140,24 @@ mod tests {
         assert_eq!(Holders::of([me]).of_inode(inode), &[me]);
         let listening = found.listener(addr).unwrap();
         assert_eq!(Holders::of([me]).of_inode(listening), &[me]);
+    }
+
+    #[test]
+    fn a_connection_the_server_closed_has_ended() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let kept = std::net::TcpStream::connect(addr).unwrap();
+        let closed = std::net::TcpStream::connect(addr).unwrap();
+        let (_first, _) = listener.accept().unwrap();
+        drop(listener.accept().unwrap());
+        let peers = [
+            kept.local_addr().unwrap().port(),
+            closed.local_addr().unwrap().port(),
+        ];
+        let ended = super::super::settle::poll(std::time::Duration::from_secs(2), || {
+            Some(Table::read().ended(addr.port(), &peers)).filter(|&n| n == 1)
+        });
+        assert_eq!(ended, Some(1));
     }
 
     #[test]

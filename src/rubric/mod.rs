@@ -11,4 +11,5 @@ pub mod iterative;
 pub mod prefork;
 pub mod registry;
 pub mod run;
+pub mod thread_pool;
 pub mod threaded;

@@ -136,6 +136,13 @@ pub fn all() -> Vec<Arch> {
             checks::prefork::rubric(),
         )
         .builds_on("iterative"),
+        Arch::new(
+            "thread-pool",
+            "Thread pool: N workers and a bounded queue",
+            &checks::thread_pool::WORKER_THREADS,
+            checks::thread_pool::rubric(),
+        )
+        .builds_on("iterative"),
     ]
 }
 

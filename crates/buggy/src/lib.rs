@@ -15,8 +15,8 @@
 //!   than a verdict.
 //! - `integrity`: servers that try to earn marks they have not (work hidden in a sibling,
 //!   decoys, a borrowed port, canned replies); `tests/integrity.rs` proves each.
-//! - `forking`, `threaded`, `epoll`, `prefork`: one architecture each, the reference design
-//!   with one part wrong.
+//! - `forking`, `threaded`, `epoll`, `prefork`, `thread_pool`: one architecture each, the
+//!   reference design with one part wrong.
 
 mod common;
 mod epoll;
@@ -24,6 +24,7 @@ mod forking;
 mod hostile;
 mod integrity;
 mod prefork;
+mod thread_pool;
 mod threaded;
 
 use std::io;
@@ -88,7 +89,7 @@ pub fn also() -> impl Iterator<Item = &'static Also> {
 }
 
 /// Every buggy server, by module: common, hostile, integrity, forking, threaded, epoll,
-/// prefork.
+/// prefork, thread-pool.
 pub fn all() -> impl Iterator<Item = &'static Bug> {
     [
         common::BUGS,
@@ -98,6 +99,7 @@ pub fn all() -> impl Iterator<Item = &'static Bug> {
         threaded::BUGS,
         epoll::BUGS,
         prefork::BUGS,
+        thread_pool::BUGS,
     ]
     .into_iter()
     .flatten()

@@ -35,10 +35,21 @@ const STORY: &str = "the server may open 64 descriptors, and 101 clients connect
 /// failure, while the clients are still connected); without a cause, a spin is blamed on
 /// an accept that keeps failing.
 pub fn out_of_descriptors(ctx: &Ctx, why: fn(&Server) -> Option<Cause>) -> Outcome {
-    let server = ctx.start_with(&Limits {
+    out_of_descriptors_with(ctx, &[], why)
+}
+
+/// [`out_of_descriptors`], with the server started with `options` (a pool large enough to
+/// hold more connections than it has descriptors, say).
+pub fn out_of_descriptors_with(
+    ctx: &Ctx,
+    options: &[&str],
+    why: fn(&Server) -> Option<Cause>,
+) -> Outcome {
+    let limits = Limits {
         nofile: NOFILE,
         ..Limits::default()
-    })?;
+    };
+    let server = ctx.start_configured(&limits, options)?;
     let mut first = Client::connect_with(server.addr(), None, "client 1")?;
     first.echo(b"before the crowd\n")?;
     let crowd: Vec<Client> = (2..=CROWD + 1)

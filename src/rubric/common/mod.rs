@@ -14,7 +14,7 @@ mod lines;
 
 use std::time::Duration;
 
-pub use emfile::out_of_descriptors;
+pub use emfile::{out_of_descriptors, out_of_descriptors_with};
 pub use ending::{over_long_line, HALF_CLOSE, RESET, TOO_LONG};
 pub use lifecycle::{fd_leak_after, DESCRIPTORS, SIGTERM};
 pub use lines::{

@@ -48,7 +48,7 @@ pub fn rubric() -> Vec<&'static Check> {
 const EPOLL: &str = "an epoll server has exactly one of each, however many clients it serves";
 
 /// The server's open descriptors, or a verdict if it is gone.
-fn fds(server: &Server) -> Result<usize, Verdict> {
+pub(crate) fn fds(server: &Server) -> Result<usize, Verdict> {
     server
         .fds()
         .ok_or_else(|| Verdict::new("the server's main process is gone"))
@@ -56,7 +56,10 @@ fn fds(server: &Server) -> Result<usize, Verdict> {
 
 /// Polls `value` until it reaches `target` or stays the same for 200 ms (within 3 s), and
 /// returns it.
-fn settle(value: impl Fn() -> Result<usize, Verdict>, target: usize) -> Result<usize, Verdict> {
+pub(crate) fn settle(
+    value: impl Fn() -> Result<usize, Verdict>,
+    target: usize,
+) -> Result<usize, Verdict> {
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut last = value()?;
     let mut since = Instant::now();

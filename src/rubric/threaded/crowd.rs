@@ -205,7 +205,7 @@ pub static INTERLEAVED: Check = Check {
 
 /// Connects `n` clients, one after another, each of which echoes one line and stays
 /// connected: when it returns, every client has been served and is idle.
-pub(super) fn connect_and_echo(server: &Server, n: usize) -> Result<Vec<Client>, Verdict> {
+pub(crate) fn connect_and_echo(server: &Server, n: usize) -> Result<Vec<Client>, Verdict> {
     (1..=n)
         .map(|i| {
             let mut client = Client::connect_with(server.addr(), None, &format!("client {i}"))?;

@@ -6,6 +6,7 @@
 mod crowd;
 mod limits;
 
+pub(crate) use crowd::connect_and_echo;
 pub use crowd::{INTERLEAVED, MANY_CLIENTS, STALLED_CLIENT, THREAD_PER_CONNECTION};
 pub use limits::{EMFILE, SPAWN_FAILURE, THREADS_END};
 
@@ -45,7 +46,7 @@ pub fn rubric() -> Vec<&'static Check> {
 }
 
 /// Threads of the server's main process.
-fn threads(server: &Server) -> Result<usize, Verdict> {
+pub(crate) fn threads(server: &Server) -> Result<usize, Verdict> {
     procfs::read(server.pid())
         .map(|p| p.threads)
         .ok_or_else(|| Verdict::new("the server's main process is gone"))
@@ -53,7 +54,7 @@ fn threads(server: &Server) -> Result<usize, Verdict> {
 
 /// The server's thread count once it has stopped changing (the warm-up client's thread may
 /// still be ending).
-fn settled_threads(server: &Server) -> Result<usize, Verdict> {
+pub(crate) fn settled_threads(server: &Server) -> Result<usize, Verdict> {
     let deadline = Instant::now() + Duration::from_secs(1);
     let (mut last, mut steady) = (usize::MAX, 0);
     loop {
