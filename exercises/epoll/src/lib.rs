@@ -6,10 +6,11 @@
 //! - in `connection.rs`: `Connection::on_readable`, `Connection::send` and
 //!   `Connection::on_writable`, one client's buffering.
 //!
-//! Given: the rest of `Connection` (its state, and the interest set it asks epoll for), and,
-//! in `workbook_kit::event_loop` (imported below), `Deadlines` (when to give up on a
-//! lingering connection), `refuse_one` (for when descriptors run out) and predicates on I/O
-//! errors.
+//! Given: `echo` (this file: what the loop does with complete lines), the rest of
+//! `Connection` (its state, and the interest set it asks epoll for), and, in
+//! `workbook_kit::event_loop` (imported below), `Deadlines` (when to give up on a lingering
+//! connection), `refuse_one` (for when descriptors run out), `write_some` and predicates on
+//! I/O errors.
 //! `src/main.rs` already binds the listener and announces it; it then calls `serve`. When you
 //! are done, `cargo test -p exercise-epoll` shows full marks. If the book and the grader
 //! disagree, the grader is right: tell us.
@@ -53,10 +54,19 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
     // The listener: accept until WouldBlock, registering each with `Connection::new`; when
     // `out_of_descriptors`, call `refuse_one`. Book: "Accepting a burst", "Running out of
     // descriptors".
-    // TODO: a connection: `on_event`, then close it (remove it from the map and the epoll
-    // set) if that failed or it `is_done()`, else `update_interest`; note its
-    // `linger_deadline()` when it starts lingering. After each batch of events, close the
-    // lingering connections whose time is up. Book: "Closing connections".
+    // TODO: a connection: `on_event` (with `echo` for its complete lines), then close it
+    // (remove it from the map and the epoll set) if that failed or it `is_done()`, else
+    // `update_interest`; note its `linger_deadline()` when it starts lingering. After each
+    // batch of events, close the lingering connections whose time is up. Book: "Closing
+    // connections".
     todo!("write the event loop serving {listener:?} (book: epoll.md, \"The event loop step by step\")")
 }
 // ANCHOR_END: stub
+
+/// What this loop does with the complete lines a read brings: spends their CPU cost
+/// (`--work`, nothing unless asked for) here, then echoes them. Every other client waits
+/// meanwhile: the blocking trap of the offload chapter.
+pub fn echo(connection: &mut Connection, lines: &[u8]) -> io::Result<()> {
+    workbook_kit::work(lines);
+    connection.send(lines)
+}
