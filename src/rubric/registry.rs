@@ -113,6 +113,12 @@ pub fn all() -> Vec<Arch> {
             &checks::epoll::SINGLE_THREAD,
             checks::epoll::rubric(),
         ),
+        Arch::new(
+            "offload",
+            "Offload: an event loop with a worker pool",
+            &checks::offload::LOOP_AND_WORKERS,
+            checks::offload::rubric(),
+        ),
     ]
 }
 
