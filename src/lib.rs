@@ -28,6 +28,7 @@ pub mod cargo;
 pub mod contain;
 pub mod drive;
 pub mod harness;
+pub mod learner;
 pub mod probe;
 pub mod report;
 pub mod rubric;

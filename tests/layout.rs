@@ -241,6 +241,44 @@ fn the_code_a_stub_is_given_is_the_solutions() {
     }
 }
 
+/// The exercise crates `manifest` depends on, by architecture name (`exercise-NAME`).
+fn exercise_dependencies(manifest: &str) -> Vec<String> {
+    manifest
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("exercise-"))
+        .filter_map(|rest| rest.split(['.', ' ', '=']).next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A learner's exercise uses nothing from `solutions/` (the student edition has none), and
+/// the registry lists the files of every exercise it builds on: grading it takes them.
+#[test]
+fn an_exercise_builds_on_exercises_never_on_solutions() {
+    for arch in registry::all() {
+        let path = Path::new("exercises").join(arch.name).join("Cargo.toml");
+        let manifest = read(&path);
+        assert!(
+            !manifest.contains("solution-"),
+            "{} depends on a solution: depend on the learner's own exercise crate instead \
+             (and say so with `.builds_on(..)` in src/rubric/registry.rs)",
+            path.display()
+        );
+        let mut wanted = vec![format!("exercises/{}/src/*.rs", arch.name)];
+        wanted.extend(
+            exercise_dependencies(&manifest)
+                .iter()
+                .map(|earlier| format!("exercises/{earlier}/src/*.rs")),
+        );
+        assert_eq!(
+            arch.edits, wanted,
+            "{}: the registry's edits must be its own files and those of the exercises its \
+             Cargo.toml depends on",
+            arch.name
+        );
+    }
+}
+
 #[test]
 fn a_missing_piece_is_named() {
     // The helpers above must see what they check: a heading's anchor, a graded-by list.
@@ -256,5 +294,9 @@ fn a_missing_piece_is_named() {
     assert_eq!(
         given_runs(stub, "x"),
         [vec!["const A: u8 = 1;".to_string()]]
+    );
+    assert_eq!(
+        exercise_dependencies("[dependencies]\nexercise-iterative.workspace = true\nnix = \"1\"\n"),
+        ["iterative"]
     );
 }

@@ -17,6 +17,11 @@ pub struct Arch {
     /// The whole rubric, grouped by category: within each, the shared checks, then the
     /// architecture's own.
     pub checks: Vec<&'static Check>,
+    /// The files a learner writes for this architecture, as paths from the workspace root
+    /// where `*` matches within one path segment: all that `workbook grade NAME
+    /// --submission DIR` takes from a submission. `exercises/NAME/src/*.rs`, and the files of
+    /// the exercises it [builds on](Arch::builds_on).
+    pub edits: Vec<String>,
 }
 
 impl Arch {
@@ -34,7 +39,15 @@ impl Arch {
             title,
             gate,
             checks,
+            edits: vec![format!("exercises/{name}/src/*.rs")],
         }
+    }
+
+    /// This architecture, whose exercise uses the learner's own `exercise-EARLIER` (its
+    /// `Cargo.toml` depends on it): grading it takes that exercise's files too.
+    fn builds_on(mut self, earlier: &str) -> Arch {
+        self.edits.push(format!("exercises/{earlier}/src/*.rs"));
+        self
     }
 
     pub fn exercise_package(&self) -> String {
@@ -76,6 +89,7 @@ impl Arch {
             title: self.title,
             gate: self.gate,
             checks: self.checks.iter().filter(wanted).copied().collect(),
+            edits: self.edits.clone(),
         })
     }
 
@@ -100,13 +114,15 @@ pub fn all() -> Vec<Arch> {
             "Forking: a process per connection",
             &checks::forking::CHILD_PER_CONNECTION,
             checks::forking::rubric(),
-        ),
+        )
+        .builds_on("iterative"),
         Arch::new(
             "threaded",
             "Threaded: a thread per connection",
             &checks::threaded::THREAD_PER_CONNECTION,
             checks::threaded::rubric(),
-        ),
+        )
+        .builds_on("iterative"),
         Arch::new(
             "epoll",
             "Epoll: one thread, many connections",

@@ -4,9 +4,10 @@
 //! calls `serve`. When you are done, `cargo test -p exercise-forking` shows full marks. If
 //! the book and the grader disagree, the grader is right: tell us.
 //!
-//! Serving one connection is already solved: `solution_iterative::handle_connection(stream)`
-//! echoes lines until the client leaves, exactly as in the iterative server. Reuse it. What
-//! is new is everything around it: fork, which process closes which descriptor, how a child
+//! Serving one connection is what you wrote in the iterative exercise:
+//! `exercise_iterative::handle_connection(stream)` echoes lines until the client leaves. Reuse
+//! it (finish `exercises/iterative` first: this server's correctness checks go through it,
+//! and grading forking takes that crate's files too). What is new is everything around it: fork, which process closes which descriptor, how a child
 //! ends, and collecting the children that have ended.
 //!
 //! From nix (already a dependency): `nix::unistd::{fork, ForkResult}`,

@@ -4,9 +4,10 @@
 //! calls `serve`. When you are done, `cargo test -p exercise-threaded` shows full marks. If
 //! the book and the grader disagree, the grader is right: tell us.
 //!
-//! Serving one connection is already solved: `solution_iterative::handle_connection(stream)`
-//! echoes lines until the client leaves, exactly as in the iterative server. Reuse it; only
-//! the dispatch is new.
+//! Serving one connection is what you wrote in the iterative exercise:
+//! `exercise_iterative::handle_connection(stream)` echoes lines until the client leaves. Reuse
+//! it; only the dispatch is new. Finish `exercises/iterative` first: this server's
+//! correctness checks go through it, and grading threaded takes that crate's files too.
 
 use std::io;
 use std::net::TcpListener;
