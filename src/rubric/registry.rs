@@ -134,7 +134,8 @@ pub fn all() -> Vec<Arch> {
             "Offload: an event loop with a worker pool",
             &checks::offload::LOOP_AND_WORKERS,
             checks::offload::rubric(),
-        ),
+        )
+        .builds_on("epoll"),
     ]
 }
 

@@ -6,9 +6,10 @@
 //!   back;
 //! - [`serve`], [`ready`] and [`finished`] (this file): the loop's side of the hand-off.
 //!
-//! Given: the epoll solution's loop and connection (`solution_epoll::Server` and
-//! `solution_epoll::Connection`, which you know from the epoll chapter: the loop calls your
-//! closures, and `Connection::hold` and `release` keep a connection from reading while its
+//! Given: your own epoll loop and connection (`exercise_epoll::Server` and
+//! `exercise_epoll::Connection`: finish `exercises/epoll` first, since this server runs
+//! them, and grading offload takes that crate's files too; the loop calls your closures, and
+//! `Connection::hold` and `release`, given there, keep a connection from reading while its
 //! lines are away), [`Job`], [`Pool`]'s fields, `Pool::wake` and `Pool::submit`.
 //! `src/main.rs` already reads the options, binds the listener and announces it; it then
 //! calls `serve`. When you are done, `cargo test -p exercise-offload` shows full marks. If
@@ -28,7 +29,7 @@ use std::net::TcpListener;
 
 #[allow(unused_imports)] // yours to use
 use nix::sys::epoll::{EpollEvent, EpollFlags};
-use solution_epoll::Server;
+use exercise_epoll::Server;
 
 /// The eventfd's token in the epoll set. Connections count up from 1 and never reach it.
 pub const WAKE: u64 = u64::MAX;
