@@ -384,6 +384,16 @@ pub fn cpu_ns(pid: i32) -> Option<u64> {
     )
 }
 
+/// CPU time `pid` has used, in milliseconds, counting its threads that have ended too
+/// (`utime` and `stime` of `/proc/PID/stat`, in clock ticks: 10 ms steps here).
+pub fn process_cpu_ms(pid: i32) -> Option<u64> {
+    let fields = stat_fields(pid)?;
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    let ticks = field(14)? + field(15)?;
+    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+    Some(ticks * 1000 / per_second.max(1) as u64)
+}
+
 /// Whether any thread of `pid` is running or runnable (state `R`) now.
 pub fn any_task_running(pid: i32) -> bool {
     tasks(pid).iter().any(|t| t.state == 'R')
