@@ -162,10 +162,22 @@ fn wchan_at(dir: &Path) -> Option<String> {
 /// One thread of a process, at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
+    /// Its thread id (the process's own pid for the main thread).
+    pub tid: i32,
     /// `R` (running or ready to), `S` (asleep), `T` (stopped), ...
     pub state: char,
     /// Where in the kernel it sleeps, as [`wchan`] says.
     pub wchan: Option<String>,
+    /// CPU time it has used, in nanoseconds (`/proc/PID/task/TID/schedstat`).
+    pub cpu_ns: u64,
+}
+
+impl Task {
+    /// Whether it sleeps in `epoll_wait` (the kernel's `do_epoll_wait`, or `ep_poll` on
+    /// older kernels): an event loop waiting for its sockets.
+    pub fn in_epoll_wait(&self) -> bool {
+        self.state == 'S' && matches!(self.wchan.as_deref(), Some("do_epoll_wait" | "ep_poll"))
+    }
 }
 
 /// Every thread of `pid` (empty if it is gone).
@@ -181,11 +193,21 @@ pub fn tasks(pid: i32) -> Vec<Task> {
                 .chars()
                 .next()?;
             Some(Task {
+                tid: task.file_name().to_str()?.parse().ok()?,
                 state,
                 wchan: wchan_at(&path),
+                cpu_ns: schedstat_ns(&path).unwrap_or(0),
             })
         })
         .collect()
+}
+
+/// The CPU time of the thread whose `/proc` directory is `dir`, in nanoseconds: the first
+/// field of its `schedstat`. (`stat`'s `utime` and `stime` count whole clock ticks, 10 ms
+/// here, too coarse for a thread that runs a few milliseconds.)
+fn schedstat_ns(dir: &Path) -> Option<u64> {
+    let text = fs::read_to_string(dir.join("schedstat")).ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 /// The sockets `pid`'s threads are blocked reading, each with the thread: a thread whose
@@ -357,10 +379,19 @@ pub fn cpu_ns(pid: i32) -> Option<u64> {
     Some(
         tasks
             .flatten()
-            .filter_map(|task| fs::read_to_string(task.path().join("schedstat")).ok())
-            .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+            .filter_map(|task| schedstat_ns(&task.path()))
             .sum(),
     )
+}
+
+/// CPU time `pid` has used, in milliseconds, counting its threads that have ended too
+/// (`utime` and `stime` of `/proc/PID/stat`, in clock ticks: 10 ms steps here).
+pub fn process_cpu_ms(pid: i32) -> Option<u64> {
+    let fields = stat_fields(pid)?;
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    let ticks = field(14)? + field(15)?;
+    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+    Some(ticks * 1000 / per_second.max(1) as u64)
 }
 
 /// Whether any thread of `pid` is running or runnable (state `R`) now.

@@ -139,8 +139,5 @@ pub fn idle_epollout(server: &Server) -> Option<Cause> {
 /// sleeps in the kernel's epoll wait (`do_epoll_wait`, or `ep_poll` on older kernels).
 fn asleep_in_epoll_wait(pid: i32) -> bool {
     let tasks = procfs::tasks(pid);
-    let in_wait = |t: &procfs::Task| {
-        t.state == 'S' && matches!(t.wchan.as_deref(), Some("do_epoll_wait" | "ep_poll"))
-    };
-    tasks.iter().all(|t| t.state != 'R') && tasks.iter().any(in_wait)
+    tasks.iter().all(|t| t.state != 'R') && tasks.iter().any(procfs::Task::in_epoll_wait)
 }

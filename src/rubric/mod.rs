@@ -9,6 +9,7 @@ pub mod epoll;
 pub mod forking;
 pub mod iterative;
 pub mod prefork;
+pub mod offload;
 pub mod registry;
 pub mod run;
 pub mod thread_pool;

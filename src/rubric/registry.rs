@@ -143,6 +143,13 @@ pub fn all() -> Vec<Arch> {
             checks::thread_pool::rubric(),
         )
         .builds_on("iterative"),
+        Arch::new(
+            "offload",
+            "Offload: an event loop with a worker pool",
+            &checks::offload::LOOP_AND_WORKERS,
+            checks::offload::rubric(),
+        )
+        .builds_on("epoll"),
     ]
 }
 

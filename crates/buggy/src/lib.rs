@@ -15,8 +15,8 @@
 //!   than a verdict.
 //! - `integrity`: servers that try to earn marks they have not (work hidden in a sibling,
 //!   decoys, a borrowed port, canned replies); `tests/integrity.rs` proves each.
-//! - `forking`, `threaded`, `epoll`, `prefork`, `thread_pool`: one architecture each, the
-//!   reference design with one part wrong.
+//! - `forking`, `threaded`, `epoll`, `prefork`, `thread_pool`, `offload`: one architecture
+//!   each, the reference design with one part wrong.
 
 mod common;
 mod epoll;
@@ -25,6 +25,7 @@ mod hostile;
 mod integrity;
 mod prefork;
 mod thread_pool;
+mod offload;
 mod threaded;
 
 use std::io;
@@ -89,7 +90,7 @@ pub fn also() -> impl Iterator<Item = &'static Also> {
 }
 
 /// Every buggy server, by module: common, hostile, integrity, forking, threaded, epoll,
-/// prefork, thread-pool.
+/// prefork, thread-pool, offload.
 pub fn all() -> impl Iterator<Item = &'static Bug> {
     [
         common::BUGS,
@@ -100,6 +101,7 @@ pub fn all() -> impl Iterator<Item = &'static Bug> {
         epoll::BUGS,
         prefork::BUGS,
         thread_pool::BUGS,
+        offload::BUGS,
     ]
     .into_iter()
     .flatten()

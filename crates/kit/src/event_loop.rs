@@ -1,11 +1,11 @@
 //! What an event loop needs beyond epoll itself: error predicates for non-blocking calls, a
-//! way out of `EMFILE`, and a queue of deadlines. Given to the epoll exercise as they are, so
+//! non-blocking write, a way out of `EMFILE`, and a queue of deadlines. Given to the epoll exercise as they are, so
 //! that it is about the loop and the buffers (book: `epoll.md`).
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io;
-use std::net::TcpListener;
+use std::io::{self, Write};
+use std::net::{TcpListener, TcpStream};
 use std::time::Instant;
 
 use nix::sys::epoll::EpollTimeout;
@@ -25,6 +25,23 @@ pub fn interrupted(e: &io::Error) -> bool {
 /// architecture's accept loop needs it, so it lives at the root of the crate.)
 pub use crate::out_of_descriptors;
 // ANCHOR_END: predicates
+
+// ANCHOR: write_some
+/// Writes as much of `bytes` as the socket takes now; 0 if it takes nothing (`WouldBlock`).
+pub fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    if bytes.is_empty() {
+        return Ok(0);
+    }
+    loop {
+        match (&*stream).write(bytes) {
+            Ok(n) => return Ok(n),
+            Err(e) if would_block(&e) => return Ok(0),
+            Err(e) if interrupted(&e) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+// ANCHOR_END: write_some
 
 // ANCHOR: refuse
 /// Out of descriptors (`EMFILE`), maybe with a connection waiting in the listen queue.

@@ -11,12 +11,13 @@
 //! line is half-received or the client is slow to read.
 
 use std::collections::VecDeque;
-use std::io::{self, Write};
+use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use nix::sys::epoll::{Epoll, EpollEvent, EpollFlags};
-use workbook_kit::event_loop::{interrupted, would_block};
+#[allow(unused_imports)] // yours to use in `on_readable`, `send` and `on_writable`
+use workbook_kit::event_loop::{interrupted, would_block, write_some};
 use workbook_kit::{MAX_LINE, TOO_LONG};
 
 /// The size of the loop's scratch buffer, which every read lands in. No larger than
@@ -50,6 +51,9 @@ pub struct Connection {
     state: State,
     /// What the epoll set is asked to report for this socket now (`EPOLLIN`, `EPOLLOUT`).
     interest: EpollFlags,
+    /// Reading waits until the lines already read are echoed: set by a loop that hands lines
+    /// to other threads (the offload solution's), never by this crate's own loop.
+    held: bool,
 }
 
 /// Where a connection is in its life.
@@ -78,6 +82,7 @@ impl Connection {
             unsent: VecDeque::new(),
             state: State::Open,
             interest,
+            held: false,
         })
     }
 
@@ -86,11 +91,11 @@ impl Connection {
         &self.stream
     }
 
-    /// Whether to read: not after EOF, and not while too many echoes wait (backpressure).
-    /// A lingering connection reads whatever waits, to throw it away.
+    /// Whether to read: not after EOF, not while too many echoes wait (backpressure), and
+    /// not while held. A lingering connection reads whatever waits, to throw it away.
     pub fn wants_read(&self) -> bool {
         match self.state {
-            State::Open => self.unsent.len() < MAX_UNSENT,
+            State::Open => !self.held && self.unsent.len() < MAX_UNSENT,
             State::Lingering { .. } => true,
             State::Closing => false,
         }
@@ -137,9 +142,30 @@ impl Connection {
         Ok(())
     }
 
+    /// Holds reading back until [`release`](Connection::release): what the loop does while
+    /// the lines it has taken are worked on elsewhere, so that their echoes keep their order.
+    pub fn hold(&mut self) {
+        self.held = true;
+    }
+
+    /// Reading may go on: the held lines' echoes are back.
+    pub fn release(&mut self) {
+        self.held = false;
+    }
+
+    /// Whether reading is held back.
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
     /// Calls the handlers for what `events` says is ready: writing first, since sending
-    /// echoes makes room to read more.
-    pub fn on_event(&mut self, events: EpollFlags, scratch: &mut [u8]) -> io::Result<()> {
+    /// echoes makes room to read more. `complete` is what the loop does with complete lines.
+    pub fn on_event(
+        &mut self,
+        events: EpollFlags,
+        scratch: &mut [u8],
+        complete: impl FnMut(&mut Connection, &[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
         // An error or a hang-up is reported whatever we asked for. A read or a write is what
         // tells us which (EOF, or the error itself), so treat it as both readable and writable.
         let trouble = events.intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP);
@@ -147,32 +173,37 @@ impl Connection {
             self.on_writable()?;
         }
         if (trouble || events.contains(EpollFlags::EPOLLIN)) && self.wants_read() {
-            self.on_readable(scratch)?;
+            self.on_readable(scratch, complete)?;
         }
         Ok(())
     }
 
-    /// The socket is readable: read what has arrived (within a budget), echo each complete
-    /// line, and keep the unfinished one.
+    /// The socket is readable: read what has arrived (within a budget), hand each run of
+    /// complete lines to `complete`, in order, and keep the unfinished line.
     ///
     /// Graded by: `one-line`, `pipelined`, `byte-by-byte`, `line-then-fragment`, `binary`,
     /// `empty-lines`, `longest-line`, `half-close`, `too-long`, `partial-reads`,
     /// `thousand-clients`.
-    pub fn on_readable(&mut self, scratch: &mut [u8]) -> io::Result<()> {
+    pub fn on_readable(
+        &mut self,
+        scratch: &mut [u8],
+        complete: impl FnMut(&mut Connection, &[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
         // TODO: read into `scratch` (with `std::io::Read`, which `&TcpStream` implements)
         // until WouldBlock, at most READS_PER_EVENT times, and no more once
         // `self.wants_read()` turns false (backpressure). Book: "Partial reads".
         // TODO: a read of 0 bytes is EOF: drop the unfinished line, go to `State::Closing`.
         // TODO: while `State::Lingering`, add what you read to `discarded`, and nothing more.
-        // TODO: otherwise, complete `self.line` with the bytes up to the first `\n` and send
-        // it; send the complete lines after it; keep what follows the last `\n` in
-        // `self.line`. A line of more than MAX_LINE bytes, or MAX_LINE bytes with no `\n`
+        // TODO: otherwise, complete `self.line` with the bytes up to the first `\n` and hand
+        // it to `complete(self, &line)`; then the complete lines after it, in one call; keep
+        // what follows the last `\n` in `self.line`. (The loop passes `echo`, which sends.) A line of more than MAX_LINE bytes, or MAX_LINE bytes with no `\n`
         // yet, means `self.too_long()`. Book: "Partial reads", "Too long, in a loop".
         todo!(
-            "echo the lines read from {:?} through a scratch buffer of {} bytes (book: \
+            "hand the lines read from {:?} through a scratch buffer of {} bytes to {} (book: \
              epoll.md, \"Partial reads\")",
             self.stream,
-            scratch.len()
+            scratch.len(),
+            std::any::type_name_of_val(&complete)
         )
     }
 
@@ -222,20 +253,5 @@ impl Connection {
             self.unsent.len(),
             self.stream
         )
-    }
-}
-
-/// Writes as much of `bytes` as the socket takes now; 0 if it takes nothing (`WouldBlock`).
-pub fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    if bytes.is_empty() {
-        return Ok(0);
-    }
-    loop {
-        match (&*stream).write(bytes) {
-            Ok(n) => return Ok(n),
-            Err(e) if would_block(&e) => return Ok(0),
-            Err(e) if interrupted(&e) => continue,
-            Err(e) => return Err(e),
-        }
     }
 }

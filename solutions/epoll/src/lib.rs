@@ -2,9 +2,12 @@
 //! Book: `book/src/epoll.md`.
 //!
 //! # Layout
-//! - [`serve`] (this file) is the event loop. It asks the kernel which sockets are ready
-//!   (`epoll_wait`), accepts every queued connection when the listener is ready, hands every
-//!   other event to the connection it names, and closes connections that are done.
+//! - [`serve`] (this file) runs the event loop, [`Server`]. It asks the kernel which sockets
+//!   are ready (`epoll_wait`), accepts every queued connection when the listener is ready,
+//!   hands every other event to the connection it names, and closes connections that are
+//!   done. What a connection does with its complete lines is `serve`'s to say: `echo`
+//!   works and echoes them at once. (The offload solution runs the same `Server` and hands
+//!   them to worker threads instead.)
 //! - [`Connection`] (`connection.rs`) is one client's state: the unfinished line it has sent,
 //!   the echoes it has not taken yet, and what to wait for next. All of a client's bytes
 //!   live there; the loop keeps none.
@@ -56,24 +59,27 @@ pub const EVENTS: usize = 1024;
 
 /// Accepts and serves connections, all in this thread, until the process is stopped.
 pub fn serve(listener: TcpListener) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
-    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
-    epoll.add(&listener, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER))?;
-    let mut server = Server {
-        listener,
-        epoll,
-        connections: HashMap::new(),
-        next_token: LISTENER + 1,
-        reserve: Some(File::open("/dev/null")?),
-        lingering: Deadlines::default(),
-        scratch: vec![0; connection::SCRATCH],
-    };
-    server.run()
+    let mut server = Server::new(listener)?;
+    server.run(|server, token, events| {
+        server.on_connection(token, |connection, scratch| {
+            connection.on_event(events, scratch, echo)
+        })
+    })
 }
+
+// ANCHOR: echo
+/// What this loop does with the complete lines a read brings: spends their CPU cost
+/// (`--work`, nothing unless asked for) here, then echoes them. Every other client waits
+/// meanwhile: the blocking trap of the offload chapter.
+pub fn echo(connection: &mut Connection, lines: &[u8]) -> io::Result<()> {
+    workbook_kit::work(lines);
+    connection.send(lines)
+}
+// ANCHOR_END: echo
 
 // ANCHOR: server
 /// The loop's state. Nothing here belongs to one client but the map of connections.
-struct Server {
+pub struct Server {
     listener: TcpListener,
     epoll: Epoll,
     /// Every open connection, by token.
@@ -92,8 +98,35 @@ struct Server {
 // ANCHOR_END: server
 
 impl Server {
+    /// Sets up the loop: `listener` non-blocking, in a new epoll set under [`LISTENER`].
+    pub fn new(listener: TcpListener) -> io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        epoll.add(&listener, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER))?;
+        Ok(Server {
+            listener,
+            epoll,
+            connections: HashMap::new(),
+            next_token: LISTENER + 1,
+            reserve: Some(File::open("/dev/null")?),
+            lingering: Deadlines::default(),
+            scratch: vec![0; connection::SCRATCH],
+        })
+    }
+
+    /// The epoll set, for a caller that watches descriptors of its own in it (under tokens
+    /// no connection gets: connections count up from 1).
+    pub fn epoll(&self) -> &Epoll {
+        &self.epoll
+    }
+
     // ANCHOR: run
-    fn run(&mut self) -> io::Result<()> {
+    /// Runs the loop: accepts on the listener's events, and hands every other event to
+    /// `on_event` (this crate's `serve` passes it to the connection the token names).
+    pub fn run(
+        &mut self,
+        mut on_event: impl FnMut(&mut Server, u64, EpollFlags),
+    ) -> io::Result<()> {
         let mut events = vec![EpollEvent::empty(); EVENTS];
         loop {
             let ready = match self.epoll.wait(&mut events, self.lingering.timeout()) {
@@ -105,7 +138,7 @@ impl Server {
             for event in &events[..ready] {
                 match event.data() {
                     LISTENER => self.accept_all(),
-                    token => self.ready(token, event.events()),
+                    token => on_event(self, token, event.events()),
                 }
             }
             self.expire_lingering();
@@ -160,25 +193,29 @@ impl Server {
         }
     }
 
-    // ANCHOR: ready
-    /// Handles one event for the connection `token`.
-    fn ready(&mut self, token: u64, events: EpollFlags) {
+    // ANCHOR: on_connection
+    /// Calls `act` on the connection `token` (if it is still open), then closes it if that
+    /// failed or it is done, else asks epoll for what it wants now.
+    pub fn on_connection(
+        &mut self,
+        token: u64,
+        act: impl FnOnce(&mut Connection, &mut [u8]) -> io::Result<()>,
+    ) {
         let Some(connection) = self.connections.get_mut(&token) else {
-            // Only the connection an event names is ever closed while events are handled, so
-            // this should not happen. But the map and the kernel's epoll set are two copies
-            // of one truth: if they disagree, the event is for a connection that is gone.
+            // Gone: closed before a worker's result for it came back (the offload loop), or,
+            // for an event, never here, since only the connection an event names is closed
+            // while events are handled. But the map and the kernel's epoll set are two copies
+            // of one truth: if they ever disagree, the event is for a connection that is gone.
             return;
         };
         let was_lingering = connection.linger_deadline().is_some();
-        let outcome = connection
-            .on_event(events, &mut self.scratch)
-            .and_then(|()| {
-                if connection.is_done() {
-                    return Ok(false);
-                }
-                connection.update_interest(&self.epoll, token)?;
-                Ok(true)
-            });
+        let outcome = act(connection, &mut self.scratch).and_then(|()| {
+            if connection.is_done() {
+                return Ok(false);
+            }
+            connection.update_interest(&self.epoll, token)?;
+            Ok(true)
+        });
         match outcome {
             Ok(true) => {
                 // It has just begun lingering: remember when to give up on it.
@@ -196,7 +233,7 @@ impl Server {
             }
         }
     }
-    // ANCHOR_END: ready
+    // ANCHOR_END: on_connection
 
     // ANCHOR: close
     /// Removes a connection from the epoll set and closes its socket.

@@ -147,7 +147,7 @@ pub(super) fn foreign_tag(got: &[u8], own: usize) -> Option<(usize, usize)> {
 
 /// Reads from every client in turn, in rounds, until each has its expected bytes or
 /// `within` passes: a client that is stuck costs no more time than the rest.
-pub(super) fn collect(
+pub(crate) fn collect(
     clients: &mut [Client],
     expected: &[&[u8]],
     within: Duration,
@@ -174,7 +174,7 @@ pub(super) fn collect(
 }
 
 /// How `got` differs from `expected`, in words.
-pub(super) fn difference(expected: &[u8], got: &[u8]) -> String {
+pub(crate) fn difference(expected: &[u8], got: &[u8]) -> String {
     let excerpt = |b: &[u8], at: usize| show(&b[at..(at + 60).min(b.len())]);
     match expected.iter().zip(got).position(|(a, b)| a != b) {
         Some(at) => format!(
