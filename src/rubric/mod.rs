@@ -8,6 +8,7 @@ pub mod diagnose;
 pub mod epoll;
 pub mod forking;
 pub mod iterative;
+pub mod multi_reactor;
 pub mod registry;
 pub mod run;
 pub mod threaded;

@@ -113,6 +113,12 @@ pub fn all() -> Vec<Arch> {
             &checks::epoll::SINGLE_THREAD,
             checks::epoll::rubric(),
         ),
+        Arch::new(
+            "multi-reactor",
+            "Multi-reactor: an event loop per core",
+            &checks::multi_reactor::LOOPS,
+            checks::multi_reactor::rubric(),
+        ),
     ]
 }
 

@@ -6,14 +6,18 @@
 //! greeting before the next connects: that way only `accept-burst` depends on how a server
 //! drains its listen queue, and every other check keeps its meaning whatever the server
 //! does there.
+//!
+//! The multi-reactor runs this architecture's loop N times over, and its rubric reuses these
+//! checks: those about one stuck connection put the other clients on its loop ([`loops`]).
 
 mod crowd;
 mod limits;
+pub mod loops;
 mod reads;
 mod writes;
 
-pub use crowd::{ACCEPT_BURST, SINGLE_THREAD, THOUSAND_CLIENTS};
-pub use limits::{CLOSED_PEERS, EMFILE, IDLE_MEMORY};
+pub use crowd::{greeted, ACCEPT_BURST, SINGLE_THREAD, THOUSAND_CLIENTS};
+pub use limits::{idle_memory, CLOSED_PEERS, EMFILE, IDLE_MEMORY};
 pub use reads::PARTIAL_READS;
 pub use writes::{BACKPRESSURE, PARTIAL_WRITES};
 

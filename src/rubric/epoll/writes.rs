@@ -5,6 +5,7 @@ use std::net::Shutdown;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::loops::same_loop;
 use super::reads::difference;
 use super::LIMIT;
 use crate::contain::server::Server;
@@ -35,7 +36,8 @@ pub static PARTIAL_WRITES: Check = Check {
         let server = ctx.start()?;
         let mut slow = Client::connect_with(server.addr(), Some(4096), "client A")?;
         slow.echo(b"I will read slowly\n")?;
-        let mut other = Client::connect_with(server.addr(), None, "client B")?;
+        // On client A's loop: another loop would answer B however stuck A's loop is.
+        let mut other = same_loop(&server, &slow, "client B")?;
         other.echo(b"I read at once\n")?;
         let data = long_lines(8 << 20, 11);
         let writer = Writer::start(&slow, data.clone(), data.len(), Duration::from_secs(15))?;
@@ -181,10 +183,11 @@ pub static BACKPRESSURE: Check = Check {
     run: |ctx| {
         const LIMIT_MIB: u64 = 16;
         let server = ctx.start()?;
-        let mut other = Client::connect_with(server.addr(), None, "client B")?;
-        other.echo(b"before the flood\n")?;
         let mut hog = Client::connect_with(server.addr(), None, "client A")?;
         hog.echo(b"I will never read again\n")?;
+        // On client A's loop, as in `partial-writes`.
+        let mut other = same_loop(&server, &hog, "client B")?;
+        other.echo(b"before the flood\n")?;
         let baseline = rss_kib(&server);
         let lines = long_lines(64 * 1024, 5);
         let writer = Writer::start(&hog, lines, 64 << 20, Duration::from_millis(500))?;
