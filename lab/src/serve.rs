@@ -22,6 +22,8 @@ pub fn run_if_requested() -> Option<ExitCode> {
         return None;
     }
     let name = args.get(2).map(String::as_str).unwrap_or_default();
+    // The address comes after `__lab-serve NAME`.
+    workbook_kit::options_after(2);
     let served = workbook_kit::listen().and_then(|listener| match name {
         "forking" => solution_forking::serve(listener),
         "threaded" => solution_threaded::serve(listener),

@@ -7,7 +7,11 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let name = std::env::args().nth(1).unwrap_or_default();
     match buggy_servers::find(&name) {
-        Some(bug) => match (bug.run)() {
+        Some(bug) => match {
+            // The server's options and address come after its name.
+            workbook_kit::options_after(1);
+            (bug.run)()
+        } {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{}: {e}", bug.name);
