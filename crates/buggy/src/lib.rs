@@ -84,7 +84,9 @@ pub struct Also {
 
 /// Every [`Also`], by module, each beside the servers it belongs to.
 pub fn also() -> impl Iterator<Item = &'static Also> {
-    [forking::ALSO, epoll::ALSO].into_iter().flatten()
+    [forking::ALSO, epoll::ALSO, multi_reactor::ALSO]
+        .into_iter()
+        .flatten()
 }
 
 /// Every buggy server, by module: common, hostile, integrity, forking, threaded, epoll,

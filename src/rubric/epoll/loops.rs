@@ -27,21 +27,24 @@ pub fn loops(server: &Server) -> Vec<Instance> {
 }
 
 /// The inode of the server's end of `client`'s connection, if the server holds it.
-pub fn server_end(table: &Table, server: &Server, client: &Client) -> Option<u64> {
+fn server_end(table: &Table, server: &Server, client: &Client) -> Option<u64> {
     let ours = client.stream().local_addr().ok()?;
     table.inode(server.addr(), ours)
 }
 
-/// The index in `loops` of the first instance that watches `client`'s connection.
-pub fn loop_of(
-    loops: &[Instance],
-    table: &Table,
-    server: &Server,
-    client: &Client,
-) -> Option<usize> {
-    let inode = server_end(table, server, client)?;
-    loops.iter().position(|l| l.watches(inode))
+/// The places in `loops` of the instances that watch `client`'s connection: one, in a
+/// server whose loops each have their own connections.
+pub fn loops_of(loops: &[Instance], table: &Table, server: &Server, client: &Client) -> Vec<usize> {
+    let Some(inode) = server_end(table, server, client) else {
+        return Vec::new();
+    };
+    (0..loops.len())
+        .filter(|&i| loops[i].watches(inode))
+        .collect()
 }
+
+/// What [`crate::rubric::multi_reactor`]'s checks say of a connection several loops watch.
+pub const SEVERAL: &str = "watched by several loops at once (see `own-connections`)";
 
 /// Where [`client_on`] looks for a client: on the loop that serves another, or off it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,21 +78,27 @@ pub fn client_on(
     for _ in 0..TRIES {
         let client = greeted()?;
         let (all, table) = (loops(server), Table::read());
-        let wanted = loop_of(&all, &table, server, first);
-        let landed = loop_of(&all, &table, server, &client);
+        let wanted = loops_of(&all, &table, server, first);
+        let landed = loops_of(&all, &table, server, &client);
+        if placement == Placement::Other && wanted.len() > 1 {
+            return Err(Verdict::new(format!(
+                "{}'s connection was {SEVERAL}: no other loop can be told from its own",
+                first.name
+            )));
+        }
         let found = match placement {
-            Placement::Same => all.len() < 2 || wanted.is_none() || landed == wanted,
-            Placement::Other => landed.is_some() && wanted.is_some() && landed != wanted,
+            Placement::Same => all.len() < 2 || wanted.is_empty() || landed == wanted,
+            Placement::Other => !landed.is_empty() && landed.iter().all(|l| !wanted.contains(l)),
         };
         if found {
             return Ok(client);
         }
-        if placement == Placement::Other && (all.len() < 2 || wanted.is_none()) {
+        if placement == Placement::Other && (all.len() < 2 || wanted.is_empty()) {
             return Err(Verdict::new(format!(
                 "the server has {} epoll instance(s), and {} that watches {}'s connection: \
                  there is no other event loop to put {name} on",
                 all.len(),
-                if wanted.is_some() { "one" } else { "none" },
+                if wanted.is_empty() { "none" } else { "one" },
                 first.name
             )));
         }

@@ -4,14 +4,13 @@
 use std::time::Duration;
 
 use super::LIMIT;
-use crate::contain::server::Server;
 use crate::drive::client::Client;
 use crate::probe::epoll::Instance;
 use crate::probe::settle::poll;
 use crate::probe::sockets::Table;
 use crate::rubric::check::{Category, Check, Ctx};
 use crate::rubric::epoll::greeted;
-use crate::rubric::epoll::loops::{loop_of, loops, server_end};
+use crate::rubric::epoll::loops::{loops, loops_of, SEVERAL};
 use crate::verdict::Outcome;
 use crate::{ensure, fail};
 
@@ -69,14 +68,6 @@ fn instances(n: usize) -> String {
     }
 }
 
-/// Which loops watch `client`'s connection, by their place in `all`.
-fn watching(all: &[Instance], table: &Table, server: &Server, client: &Client) -> Vec<usize> {
-    let Some(inode) = server_end(table, server, client) else {
-        return Vec::new();
-    };
-    (0..all.len()).filter(|&i| all[i].watches(inode)).collect()
-}
-
 /// "descriptors 5 and 8" (of the epoll instances at `at` in `all`).
 fn descriptors(all: &[Instance], at: &[usize]) -> String {
     let fds: Vec<String> = at.iter().map(|&i| all[i].fd.to_string()).collect();
@@ -100,7 +91,7 @@ pub static OWN_CONNECTIONS: Check = Check {
         let clients = greeted(&server, 1, CLIENTS, 0)?;
         let (all, table) = (loops(&server), Table::read());
         for client in &clients {
-            let at = watching(&all, &table, &server, client);
+            let at = loops_of(&all, &table, &server, client);
             match at.len() {
                 1 => {}
                 0 => fail!(
@@ -140,11 +131,20 @@ pub static FAIR_SHARE: Check = Check {
         let clients = greeted(&server, 1, CLIENTS, 0)?;
         let (all, table) = (loops(&server), Table::read());
         let mut held = vec![0; all.len()];
+        let mut several = 0;
         for client in &clients {
-            if let Some(i) = loop_of(&all, &table, &server, client) {
-                held[i] += 1;
+            match loops_of(&all, &table, &server, client)[..] {
+                [one] => held[one] += 1,
+                [] => {}
+                _ => several += 1,
             }
         }
+        ensure!(
+            several == 0,
+            "1,000 clients connected one after another to the server started with `--workers \
+             3`, and {several} of their connections were {SEVERAL}: a loop's share counts \
+             the connections it alone serves"
+        );
         // Dealt at random, a loop's share is binomial: 333 on average, give or take 15. The
         // bounds are more than 7 of those from the mean, missed by chance less than once in
         // a billion gradings; round robin is within 1 of the mean.
