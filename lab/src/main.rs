@@ -38,8 +38,9 @@ use workbook::probe::procfs;
 #[derive(Parser)]
 #[command(about = "Measures memory per idle connection and echo rate, against tokio")]
 struct Cli {
-    /// Servers to measure: forking, threaded, epoll (the reference solutions) or tokio (a
-    /// tokio `current_thread` echo, the yardstick).
+    /// Servers to measure: forking, threaded, epoll, multi-reactor (the reference solutions),
+    /// tokio (a tokio `current_thread` echo, the yardstick for one loop) or tokio-mt (tokio's
+    /// `multi_thread` runtime, the yardstick for several).
     #[arg(value_parser = clap::builder::PossibleValuesParser::new(serve::NAMES))]
     servers: Vec<String>,
     /// Idle connections for the memory measurement.
@@ -51,6 +52,9 @@ struct Cli {
     /// Seconds of measured load, after one of warm-up.
     #[arg(long, default_value_t = 5)]
     secs: u64,
+    /// The multi-reactor's loops and tokio-mt's workers (`--workers`, passed to every server).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
     /// Let the scheduler place server and client (by default: server on CPU 0, client on 1).
     #[arg(long)]
     no_pin: bool,
@@ -86,11 +90,15 @@ fn main() -> ExitCode {
     }
     for name in names {
         let mut program = Program::new(&me);
-        program.args = vec![serve::ARG.into(), name.clone().into()];
-        let label = if name == "tokio" {
-            "tokio current_thread".to_string()
-        } else {
-            format!("solution-{name}")
+        let workers = cli.workers.to_string();
+        program.args = [serve::ARG, &name, "--workers", &workers]
+            .map(OsString::from)
+            .to_vec();
+        let label = match name.as_str() {
+            "tokio" => "tokio current_thread".to_string(),
+            "tokio-mt" => format!("tokio multi_thread, {workers} workers"),
+            "multi-reactor" => format!("solution-multi-reactor, {workers} loops"),
+            _ => format!("solution-{name}"),
         };
         targets.push((label, program));
     }
@@ -156,8 +164,7 @@ fn measure(program: &Program, cli: &Cli, pin: bool) -> Result<Row, String> {
     };
     let server = Server::start(program, &limits).map_err(|v| v.message)?;
     if pin {
-        sched_setaffinity(Pid::from_raw(server.pid()), &cpu_set(0))
-            .map_err(|e| format!("cannot pin the server to CPU 0: {e}"))?;
+        pin_server(&server)?;
     }
     let died = |what: &str, e: String| match (server.limit(), server.exit()) {
         (Some(limit), _) => format!("{what}: the lab's shepherd stopped the server: {limit}"),
@@ -172,6 +179,11 @@ fn measure(program: &Program, cli: &Cli, pin: bool) -> Result<Row, String> {
     drop(idle);
     let idle_bytes = after.saturating_sub(before) as f64 * 1024.0 / cli.idle.max(1) as f64;
 
+    // Again: the threads a server starts after announcing (its loops, a runtime's workers)
+    // are all there by now.
+    if pin {
+        pin_server(&server)?;
+    }
     let mut samples = Vec::new();
     let rate = load::closed_loop(
         server.addr(),
@@ -225,6 +237,24 @@ fn tree_cpu_ns(server: &Server) -> u64 {
         .iter()
         .filter_map(|p| procfs::cpu_ns(p.pid))
         .sum()
+}
+
+/// Confines every thread of the server's processes to CPU 0 (a thread started later by one of
+/// them inherits it): the affinity belongs to each thread, not to the process.
+fn pin_server(server: &Server) -> Result<(), String> {
+    for process in server.tree() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", process.pid)) else {
+            continue; // gone meanwhile
+        };
+        for tid in tasks
+            .flatten()
+            .filter_map(|t| t.file_name().to_str()?.parse().ok())
+        {
+            sched_setaffinity(Pid::from_raw(tid), &cpu_set(0))
+                .map_err(|e| format!("cannot pin the server's thread {tid} to CPU 0: {e}"))?;
+        }
+    }
+    Ok(())
 }
 
 fn cpus() -> usize {
