@@ -2,7 +2,8 @@
 //! what an accept loop needs when the process runs out of descriptors.
 //!
 //! Each architecture's `src/main.rs` is three lines: [`listen`] (or [`start`], for a server
-//! with a pool) parses the command line, binds, announces; then the architecture's own
+//! with a pool, or [`start_with`], for one with several listeners) parses the command line,
+//! binds, announces; then the architecture's own
 //! `serve` takes the listener. [`work`] is the CPU cost of a line that `--work` asks for. Keeping this here means
 //! every server starts the same way, so the grader can treat them all alike, and the exercises
 //! are only about the part that differs: how connections are served.
@@ -214,6 +215,7 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     bind_socket(addr, false)
 }
 
+// ANCHOR: bind_reuse_port
 /// [`bind`], with `SO_REUSEPORT` as well: other sockets of this process that ask for it too
 /// may bind the same address, and the kernel then deals each new connection to one of them,
 /// by a hash of its addresses and ports. Every socket of the group must ask for it before it
@@ -221,6 +223,8 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 pub fn bind_reuse_port(addr: SocketAddr) -> io::Result<TcpListener> {
     bind_socket(addr, true)
 }
+
+// ANCHOR_END: bind_reuse_port
 
 fn bind_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
