@@ -19,6 +19,7 @@ mod writes;
 pub use crowd::{greeted, ACCEPT_BURST, SINGLE_THREAD, THOUSAND_CLIENTS};
 pub use limits::{idle_memory, CLOSED_PEERS, EMFILE, IDLE_MEMORY};
 pub use reads::PARTIAL_READS;
+pub(crate) use writes::keep_asking;
 pub use writes::{BACKPRESSURE, PARTIAL_WRITES};
 
 use std::thread;

@@ -1,13 +1,13 @@
 //! A busy loop: lines that cost CPU time (`--work`) keep one loop busy for 2 s, and a client
 //! of another loop must be answered meanwhile.
 
-use std::thread;
 use std::time::{Duration, Instant};
 
 use super::LIMIT;
 use crate::drive::client::{secs, show, Client};
 use crate::rubric::check::{Category, Check};
 use crate::rubric::diagnose::Explained;
+use crate::rubric::epoll::keep_asking;
 use crate::rubric::epoll::loops::{client_on, Placement};
 use crate::verdict::Verdict;
 use crate::{ensure, fail};
@@ -43,34 +43,26 @@ pub static BUSY_LOOP: Check = Check {
         busy.send(&lines)?;
         let begun = Instant::now();
         let mut echoed = Vec::new();
-        let mut probe = 0;
-        while begun.elapsed() < PROBING {
-            probe += 1;
-            let line = format!("client B's line {probe}\n");
-            let sent = Instant::now();
-            other.send(line.as_bytes())?;
-            let (got, _) = other.read_exact_within(line.len(), WITHIN);
-            if got != line.as_bytes() {
-                return Err(Verdict::new(format!(
-                    "client A sent {LINES} lines in one write, each costing 2 ms of CPU time \
-                     (`--work {WORK}`): 2 s of work for its loop; {:.1} s later, client B, \
-                     served by another loop, sent {} and {} within {}: a loop busy with its \
-                     own clients' work must not hold up the others'",
-                    sent.duration_since(begun).as_secs_f64(),
-                    show(line.as_bytes()),
-                    if got.is_empty() {
-                        "got nothing back".to_string()
-                    } else {
-                        format!("got {}", show(&got))
-                    },
-                    secs(WITHIN)
-                )))
-                .explained(&server);
-            }
-            let (more, _) =
-                busy.read_exact_within(lines.len() - echoed.len(), Duration::from_millis(1));
-            echoed.extend(more);
-            thread::sleep(Duration::from_millis(100));
+        let drain = || {
+            let left = lines.len() - echoed.len();
+            echoed.extend(busy.read_exact_within(left, Duration::from_millis(1)).0);
+        };
+        if let Err(miss) = keep_asking(&mut other, PROBING, WITHIN, drain) {
+            return Err(Verdict::new(format!(
+                "client A sent {LINES} lines in one write, each costing 2 ms of CPU time \
+                 (`--work {WORK}`): 2 s of work for its loop; {:.1} s later, client B, served \
+                 by another loop, sent {} and {} within {}: a loop busy with its own clients' \
+                 work must not hold up the others'",
+                miss.at.duration_since(begun).as_secs_f64(),
+                show(&miss.line),
+                if miss.got.is_empty() {
+                    "got nothing back".to_string()
+                } else {
+                    format!("got {}", show(&miss.got))
+                },
+                secs(WITHIN)
+            )))
+            .explained(&server);
         }
         let (rest, ending) =
             busy.read_exact_within(lines.len() - echoed.len(), Duration::from_secs(12));
