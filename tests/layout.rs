@@ -47,8 +47,12 @@ fn every_architecture_has_its_crates_and_their_graders() {
                 "workbook::harness::main(\"{}\", env!(\"CARGO_BIN_EXE_{package}\"))",
                 arch.name
             );
+            // Whitespace aside: rustfmt breaks the call over lines for a long name.
+            let squeezed = |s: &str| s.split_whitespace().collect::<String>();
             assert!(
-                grade.contains(&call),
+                squeezed(&grade)
+                    .replace(",)", ")")
+                    .contains(&squeezed(&call)),
                 "{}/tests/grade.rs must call {call}",
                 crate_dir.display()
             );

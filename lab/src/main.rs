@@ -40,9 +40,9 @@ use workbook::probe::procfs;
 #[derive(Parser)]
 #[command(about = "Measures memory per idle connection and echo rate, against tokio")]
 struct Cli {
-    /// Servers to measure: forking, threaded, epoll, prefork, thread-pool (the reference
-    /// solutions; the pools with a worker for every connection held at once) or tokio (a
-    /// tokio `current_thread` echo, the yardstick).
+    /// Servers to measure: forking, threaded, epoll, prefork, thread-pool, multi-reactor (the
+    /// reference solutions), tokio (a tokio `current_thread` echo, the yardstick for one loop)
+    /// or tokio-mt (tokio's `multi_thread` runtime, the yardstick for several).
     #[arg(value_parser = clap::builder::PossibleValuesParser::new(serve::NAMES))]
     servers: Vec<String>,
     /// Idle connections for the memory measurement.
@@ -54,9 +54,10 @@ struct Cli {
     /// Seconds of measured load, after one of warm-up.
     #[arg(long, default_value_t = 5)]
     secs: u64,
-    /// Workers for the pools (thread-pool): by default one for every connection of the
-    /// larger phase, since a pool serves only as many connections at once as it has workers
-    /// and the lab keeps all of them open.
+    /// `--workers`, passed to every server: the multi-reactor's loops and tokio-mt's workers
+    /// (default 2); the pools' workers (prefork, thread-pool), by default one for every
+    /// connection of the larger phase, since a pool serves only as many connections at once
+    /// as it has workers and the lab keeps all of them open.
     #[arg(long)]
     workers: Option<usize>,
     /// Let the scheduler place server and client (by default: server on CPU 0, client on 1).
@@ -94,17 +95,20 @@ fn main() -> ExitCode {
     }
     for name in names {
         let mut program = Program::new(&me);
-        program.args = vec![serve::ARG.into(), name.clone().into()];
-        if serve::POOLS.contains(&name.as_str()) {
-            let workers = cli.workers.unwrap_or(cli.idle.max(cli.conns));
-            program
-                .args
-                .extend(["--workers".into(), workers.to_string().into()]);
+        let workers = match cli.workers {
+            Some(n) => n,
+            None if serve::POOLS.contains(&name.as_str()) => cli.idle.max(cli.conns),
+            None => 2,
         }
-        let label = if name == "tokio" {
-            "tokio current_thread".to_string()
-        } else {
-            format!("solution-{name}")
+        .to_string();
+        program.args = [serve::ARG, &name, "--workers", &workers]
+            .map(OsString::from)
+            .to_vec();
+        let label = match name.as_str() {
+            "tokio" => "tokio current_thread".to_string(),
+            "tokio-mt" => format!("tokio multi_thread, {workers} workers"),
+            "multi-reactor" => format!("solution-multi-reactor, {workers} loops"),
+            _ => format!("solution-{name}"),
         };
         targets.push((label, program));
     }
@@ -173,10 +177,7 @@ fn measure(program: &Program, cli: &Cli, pin: bool) -> Result<Row, String> {
     // and measured: a process forked later inherits its parent's CPU.
     settled_pss(&server);
     if pin {
-        for process in server.tree() {
-            sched_setaffinity(Pid::from_raw(process.pid), &cpu_set(0))
-                .map_err(|e| format!("cannot pin the server to CPU 0: {e}"))?;
-        }
+        pin_server(&server)?;
     }
     let died = |what: &str, e: String| match (server.limit(), server.exit()) {
         (Some(limit), _) => format!("{what}: the lab's shepherd stopped the server: {limit}"),
@@ -196,6 +197,11 @@ fn measure(program: &Program, cli: &Cli, pin: bool) -> Result<Row, String> {
     drop(idle);
     let idle_bytes = after.saturating_sub(before) as f64 * 1024.0 / cli.idle.max(1) as f64;
 
+    // Again: the threads a server starts after announcing (its loops, a runtime's workers)
+    // are all there by now.
+    if pin {
+        pin_server(&server)?;
+    }
     let mut samples = Vec::new();
     let rate = load::closed_loop(
         server.addr(),
@@ -249,6 +255,24 @@ fn tree_cpu_ns(server: &Server) -> u64 {
         .iter()
         .filter_map(|p| procfs::cpu_ns(p.pid))
         .sum()
+}
+
+/// Confines every thread of the server's processes to CPU 0 (a thread started later by one of
+/// them inherits it): the affinity belongs to each thread, not to the process.
+fn pin_server(server: &Server) -> Result<(), String> {
+    for process in server.tree() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", process.pid)) else {
+            continue; // gone meanwhile
+        };
+        for tid in tasks
+            .flatten()
+            .filter_map(|t| t.file_name().to_str()?.parse().ok())
+        {
+            sched_setaffinity(Pid::from_raw(tid), &cpu_set(0))
+                .map_err(|e| format!("cannot pin the server's thread {tid} to CPU 0: {e}"))?;
+        }
+    }
+    Ok(())
 }
 
 fn cpus() -> usize {

@@ -12,8 +12,18 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 pub const ARG: &str = "__lab-serve";
 
 /// The servers the lab knows by name. The iterative server is not among them: it serves one
-/// connection at a time, so 1,000 connections would measure only its queue.
-pub const NAMES: &[&str] = &["forking", "threaded", "epoll", "prefork", "thread-pool", "tokio"];
+/// connection at a time, so 1,000 connections would measure only its queue. `tokio` is the
+/// yardstick for one loop, `tokio-mt` (as many workers as `--workers`) for several.
+pub const NAMES: &[&str] = &[
+    "forking",
+    "threaded",
+    "epoll",
+    "prefork",
+    "thread-pool",
+    "multi-reactor",
+    "tokio",
+    "tokio-mt",
+];
 
 /// The servers whose pool's size is theirs to choose (`--workers`): the lab gives them a
 /// worker for every connection it will hold open at once, since a worker serves one
@@ -27,15 +37,28 @@ pub fn run_if_requested() -> Option<ExitCode> {
         return None;
     }
     let name = args.get(2).map(String::as_str).unwrap_or_default();
-    let served = workbook_kit::start().and_then(|(listener, options)| match name {
-        "forking" => solution_forking::serve(listener),
-        "threaded" => solution_threaded::serve(listener),
-        "epoll" => solution_epoll::serve(listener),
-        "prefork" => solution_prefork::serve(listener, options.workers),
-        "thread-pool" => solution_thread_pool::serve(listener, options.workers),
-        "tokio" => tokio_echo(listener),
-        _ => Err(io::Error::other(format!("no server called {name:?}"))),
-    });
+    // The address comes after `__lab-serve NAME`.
+    workbook_kit::options_after(2);
+    let served = match name {
+        "multi-reactor" => workbook_kit::start_with(|options| {
+            solution_multi_reactor::listeners(options.addr, options.workers)
+        })
+        .and_then(|(listeners, _)| solution_multi_reactor::serve(listeners)),
+        "tokio-mt" => workbook_kit::start().and_then(|(listener, options)| {
+            let mut runtime = tokio::runtime::Builder::new_multi_thread();
+            runtime.worker_threads(options.workers);
+            tokio_echo(listener, runtime)
+        }),
+        _ => workbook_kit::start().and_then(|(listener, options)| match name {
+            "forking" => solution_forking::serve(listener),
+            "threaded" => solution_threaded::serve(listener),
+            "epoll" => solution_epoll::serve(listener),
+            "prefork" => solution_prefork::serve(listener, options.workers),
+            "thread-pool" => solution_thread_pool::serve(listener, options.workers),
+            "tokio" => tokio_echo(listener, tokio::runtime::Builder::new_current_thread()),
+            _ => Err(io::Error::other(format!("no server called {name:?}"))),
+        }),
+    };
     Some(match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -45,14 +68,13 @@ pub fn run_if_requested() -> Option<ExitCode> {
     })
 }
 
-/// The reference: a line echo on tokio's `current_thread` runtime, written as tokio's own
-/// examples write one (a 4 KiB `BufReader` per connection). It has no line limit and no
-/// backpressure: it is a yardstick for speed and memory, not a contract-complete server.
-fn tokio_echo(listener: TcpListener) -> io::Result<()> {
+/// The reference: a line echo on a tokio runtime (`current_thread`, or `multi_thread` with
+/// its workers), written as tokio's own examples write one (a 4 KiB `BufReader` per
+/// connection, a task each). It has no line limit and no backpressure: it is a yardstick for
+/// speed and memory, not a contract-complete server.
+fn tokio_echo(listener: TcpListener, mut runtime: tokio::runtime::Builder) -> io::Result<()> {
     listener.set_nonblocking(true)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
+    let runtime = runtime.enable_io().build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         loop {

@@ -33,20 +33,53 @@ impl Watched {
     }
 }
 
-/// Every descriptor watched by any epoll instance `pid` has open (empty if none, or if the
-/// process is gone).
-pub fn watched(pid: i32) -> Vec<Watched> {
+/// One epoll instance: the descriptor a process has it open as, and what it watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// The process that has it open.
+    pub pid: i32,
+    /// Its descriptor number in that process.
+    pub fd: i32,
+    /// What it watches, in the order fdinfo lists it.
+    pub watched: Vec<Watched>,
+}
+
+impl Instance {
+    /// Whether it watches the file with this inode.
+    pub fn watches(&self, inode: u64) -> bool {
+        self.watched.iter().any(|w| w.inode == inode)
+    }
+}
+
+/// The epoll instances `pid` has open, in descriptor order (empty if none, or if the process
+/// is gone). Threads share their process's descriptors, so this is every instance of every
+/// thread of `pid`.
+pub fn instances(pid: i32) -> Vec<Instance> {
     let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
         return Vec::new();
     };
-    fds.flatten()
+    let mut found: Vec<Instance> = fds
+        .flatten()
         .filter(|fd| {
             fs::read_link(fd.path()).is_ok_and(|to| to.as_os_str() == "anon_inode:[eventpoll]")
         })
         .filter_map(|fd| {
-            fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_str()?)).ok()
+            let fd: i32 = fd.file_name().to_str()?.parse().ok()?;
+            let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
+            let watched = info.lines().filter_map(parse_line).collect();
+            Some(Instance { pid, fd, watched })
         })
-        .flat_map(|info| info.lines().filter_map(parse_line).collect::<Vec<_>>())
+        .collect();
+    found.sort_by_key(|i| i.fd);
+    found
+}
+
+/// Every descriptor watched by any epoll instance `pid` has open (empty if none, or if the
+/// process is gone).
+pub fn watched(pid: i32) -> Vec<Watched> {
+    instances(pid)
+        .into_iter()
+        .flat_map(|instance| instance.watched)
         .collect()
 }
 
@@ -97,5 +130,11 @@ mod tests {
             .find(|w| w.inode == inode)
             .expect("our listener");
         assert!(ours.wants_write_level(), "{ours:?}");
+        let mine = instances(std::process::id() as i32);
+        let holder = mine
+            .iter()
+            .find(|i| i.watches(inode))
+            .expect("our instance");
+        assert_eq!(holder.fd, std::os::fd::AsRawFd::as_raw_fd(&epoll.0));
     }
 }

@@ -10,6 +10,7 @@ pub mod forking;
 pub mod iterative;
 pub mod prefork;
 pub mod offload;
+pub mod multi_reactor;
 pub mod registry;
 pub mod run;
 pub mod thread_pool;

@@ -150,6 +150,12 @@ pub fn all() -> Vec<Arch> {
             checks::offload::rubric(),
         )
         .builds_on("epoll"),
+        Arch::new(
+            "multi-reactor",
+            "Multi-reactor: an event loop per core",
+            &checks::multi_reactor::LOOPS,
+            checks::multi_reactor::rubric(),
+        ),
     ]
 }
 

@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use workbook_kit::event_loop::refuse_one;
 use workbook_kit::{MAX_LINE, TOO_LONG};
 
 use crate::Fails::{Exactly, Nothing, Own};
@@ -209,7 +211,7 @@ pub const BUGS: &[Bug] = &[
         alone: false,
         run: || {
             serve(Flaws {
-                eager_buffers: true,
+                eager_buffers: Some(64 * 1024),
                 ..Flaws::NONE
             })
         },
@@ -248,7 +250,7 @@ pub const ALSO: &[Also] = &[
 
 /// What is wrong with one server; all false is a correct server.
 #[derive(Clone, Copy)]
-struct Flaws {
+pub(crate) struct Flaws {
     /// Connections registered once with `EPOLLET`; one read of this many bytes per event.
     read_once: Option<usize>,
     /// The listener registered with `EPOLLET`; at most [`ACCEPT_BATCH`] accepts per event (a
@@ -269,14 +271,14 @@ struct Flaws {
     spin_on_emfile: bool,
     /// At most this many connections; the others are closed at once.
     table: Option<usize>,
-    /// A read buffer of its own for every connection, filled with zeros up front.
-    eager_buffers: bool,
+    /// A read buffer of its own, this large, for every connection, filled with zeros up front.
+    eager_buffers: Option<usize>,
     /// Every connection registered for `EPOLLOUT` (level-triggered), output or not.
     always_epollout: bool,
 }
 
 impl Flaws {
-    const NONE: Flaws = Flaws {
+    pub(crate) const NONE: Flaws = Flaws {
         read_once: None,
         accept_batch: false,
         fragment_echo: false,
@@ -286,9 +288,17 @@ impl Flaws {
         leak_on_error: false,
         spin_on_emfile: false,
         table: None,
-        eager_buffers: false,
+        eager_buffers: None,
         always_epollout: false,
     };
+
+    /// Correct but for a read buffer of `size` bytes given to every connection up front.
+    pub(crate) const fn eager_buffers(size: usize) -> Flaws {
+        Flaws {
+            eager_buffers: Some(size),
+            ..Flaws::NONE
+        }
+    }
 }
 
 const MAX_UNSENT: usize = 256 * 1024;
@@ -321,10 +331,21 @@ impl Conn {
     }
 }
 
+/// What the loops of a multi-reactor made of this corpus's loop share, wrongly: nothing, in
+/// a correct one.
+#[derive(Clone, Default)]
+pub(crate) struct Together {
+    /// Held while an event is handled (`multi-reactor-global-lock`).
+    pub lock: Option<Arc<Mutex<()>>>,
+    /// Where every connection is registered too (`multi-reactor-two-loops`).
+    pub neighbour: Option<Arc<Epoll>>,
+}
+
 struct Loop {
     flaws: Flaws,
+    together: Together,
     listener: TcpListener,
-    epoll: Epoll,
+    epoll: Arc<Epoll>,
     conns: HashMap<u64, Conn>,
     next: u64,
     reserve: Option<File>,
@@ -334,8 +355,18 @@ struct Loop {
 
 fn serve(flaws: Flaws) -> io::Result<()> {
     let listener = workbook_kit::listen()?;
+    let epoll = Arc::new(Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?);
+    run(listener, epoll, flaws, Together::default())
+}
+
+/// One loop over `listener`, in `epoll`: the whole epoll server, or one loop of many.
+pub(crate) fn run(
+    listener: TcpListener,
+    epoll: Arc<Epoll>,
+    flaws: Flaws,
+    together: Together,
+) -> io::Result<()> {
     listener.set_nonblocking(true)?;
-    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     let mut flags = EpollFlags::EPOLLIN;
     if flaws.accept_batch {
         flags |= EpollFlags::EPOLLET;
@@ -343,6 +374,7 @@ fn serve(flaws: Flaws) -> io::Result<()> {
     epoll.add(&listener, EpollEvent::new(flags, 0))?;
     let mut lp = Loop {
         flaws,
+        together,
         listener,
         epoll,
         conns: HashMap::new(),
@@ -398,10 +430,9 @@ impl Loop {
                 // The bug of `epoll-emfile-spin`: EMFILE leaves the listener ready.
                 Err(_) if self.flaws.spin_on_emfile => return,
                 Err(e) if e.raw_os_error() == Some(Errno::EMFILE as i32) => {
-                    self.reserve = None;
-                    let refused = self.listener.accept().is_ok();
-                    self.reserve = File::open("/dev/null").ok();
-                    if !refused {
+                    // The kit's, which copes with the loops of a multi-reactor taking the
+                    // descriptor one of them gave back.
+                    if !refuse_one(&self.listener, &mut self.reserve) {
                         return;
                     }
                 }
@@ -438,11 +469,16 @@ impl Loop {
         {
             return;
         }
+        // The bug of `multi-reactor-two-loops`: the next loop watches it too (and, not
+        // knowing its token, ignores what it hears).
+        if let Some(neighbour) = &self.together.neighbour {
+            let _ = neighbour.add(&stream, EpollEvent::new(interest, u64::MAX - token));
+        }
         let mut buf = Vec::new();
         // The bug of `epoll-eager-buffers`: 64 KiB of memory for a connection that may never
-        // send a byte.
-        if self.flaws.eager_buffers {
-            buf.resize(64 * 1024, 0);
+        // send a byte (`multi-reactor-4k-buffers`: 4 KiB).
+        if let Some(size) = self.flaws.eager_buffers {
+            buf.resize(size, 0);
         }
         let conn = Conn {
             stream,
@@ -473,7 +509,11 @@ impl Loop {
             &mut own_buf
         };
         let flaws = &self.flaws;
+        // The bug of `multi-reactor-global-lock`: one lock for every loop, held while the
+        // event is handled, and so while its lines' work is done.
+        let guard = self.together.lock.as_ref().map(|l| l.lock());
         let result = handle(conn, line, buf, events, flaws);
+        drop(guard);
         conn.line = own;
         conn.buf = own_buf;
         match result {
@@ -582,6 +622,7 @@ fn received(conn: &mut Conn, line: &mut Vec<u8>, bytes: &[u8], flaws: &Flaws) ->
             return too_long(conn, line, flaws);
         }
         line.extend_from_slice(&rest[..=i]);
+        workbook_kit::work(line);
         send(conn, line, flaws)?;
         line.clear();
         rest = &rest[i + 1..];

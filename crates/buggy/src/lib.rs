@@ -15,8 +15,8 @@
 //!   than a verdict.
 //! - `integrity`: servers that try to earn marks they have not (work hidden in a sibling,
 //!   decoys, a borrowed port, canned replies); `tests/integrity.rs` proves each.
-//! - `forking`, `threaded`, `epoll`, `prefork`, `thread_pool`, `offload`: one architecture
-//!   each, the reference design with one part wrong.
+//! - `forking`, `threaded`, `epoll`, `prefork`, `thread_pool`, `offload`, `multi_reactor`:
+//!   one architecture each, the reference design with one part wrong.
 
 mod common;
 mod epoll;
@@ -26,6 +26,7 @@ mod integrity;
 mod prefork;
 mod thread_pool;
 mod offload;
+mod multi_reactor;
 mod threaded;
 
 use std::io;
@@ -86,11 +87,13 @@ pub struct Also {
 
 /// Every [`Also`], by module, each beside the servers it belongs to.
 pub fn also() -> impl Iterator<Item = &'static Also> {
-    [forking::ALSO, epoll::ALSO].into_iter().flatten()
+    [forking::ALSO, epoll::ALSO, multi_reactor::ALSO]
+        .into_iter()
+        .flatten()
 }
 
 /// Every buggy server, by module: common, hostile, integrity, forking, threaded, epoll,
-/// prefork, thread-pool, offload.
+/// prefork, thread-pool, offload, multi-reactor.
 pub fn all() -> impl Iterator<Item = &'static Bug> {
     [
         common::BUGS,
@@ -102,6 +105,7 @@ pub fn all() -> impl Iterator<Item = &'static Bug> {
         prefork::BUGS,
         thread_pool::BUGS,
         offload::BUGS,
+        multi_reactor::BUGS,
     ]
     .into_iter()
     .flatten()

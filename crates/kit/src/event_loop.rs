@@ -6,9 +6,12 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
+use std::thread;
 use std::time::Instant;
 
 use nix::sys::epoll::EpollTimeout;
+
+use crate::OUT_OF_DESCRIPTORS_PAUSE;
 
 // ANCHOR: predicates
 /// The socket has nothing to give (or no room to take) right now: wait for epoll.
@@ -54,9 +57,14 @@ pub fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
 /// Returns whether a connection was refused: not always, because accept takes a descriptor
 /// before it looks at the queue, so it fails with `EMFILE` even when the queue is empty.
 pub fn refuse_one(listener: &TcpListener, reserve: &mut Option<File>) -> bool {
-    if reserve.take().is_none() {
+    // A spare lost earlier (see below) is taken again as soon as a descriptor is free.
+    let Some(spare) = reserve.take().or_else(|| File::open("/dev/null").ok()) else {
+        // No spare and none to be had: refusing is impossible, and waiting again at once
+        // would spin. Pause, as a blocking accept loop does, and let the next wait retry.
+        thread::sleep(OUT_OF_DESCRIPTORS_PAUSE);
         return false;
-    }
+    };
+    drop(spare);
     let refused = match listener.accept() {
         Ok((stream, _)) => {
             drop(stream);
@@ -64,8 +72,10 @@ pub fn refuse_one(listener: &TcpListener, reserve: &mut Option<File>) -> bool {
         }
         Err(_) => false,
     };
-    // This cannot fail for lack of descriptors: we hold no more than before the spare was
-    // given back, and nothing else in this single thread takes one meanwhile.
+    // In one thread this cannot fail for lack of descriptors: we hold no more than before the
+    // spare was given back. But threads share one descriptor table, and in the multi-reactor
+    // another loop's accept may take the one we just freed; then the spare is lost until a
+    // descriptor is free again, and the pause above keeps this loop from spinning meanwhile.
     *reserve = File::open("/dev/null").ok();
     refused
 }

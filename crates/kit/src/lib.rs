@@ -2,7 +2,8 @@
 //! what an accept loop needs when the process runs out of descriptors.
 //!
 //! Each architecture's `src/main.rs` is three lines: [`listen`] (or [`start`], for a server
-//! with a pool) parses the command line, binds, announces; then the architecture's own
+//! with a pool, or [`start_with`], for one with several listeners) parses the command line,
+//! binds, announces; then the architecture's own
 //! `serve` takes the listener. [`work`] is the CPU cost of a line that `--work` asks for. Keeping this here means
 //! every server starts the same way, so the grader can treat them all alike, and the exercises
 //! are only about the part that differs: how connections are served.
@@ -14,7 +15,7 @@ pub mod event_loop;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nix::sys::time::TimeSpec;
@@ -125,23 +126,47 @@ fn invalid(message: String) -> io::Error {
 /// A wrong command line is the user's mistake, not the server's: it is said in one line on
 /// stderr, with the usage, and the process exits with status 2, as command-line tools do.
 pub fn start() -> io::Result<(TcpListener, Options)> {
-    let options = Options::parse(std::env::args().skip(1)).unwrap_or_else(|e| {
+    let (mut listeners, options) = start_with(|options| Ok(vec![bind(options.addr)?]))?;
+    Ok((listeners.swap_remove(0), options))
+}
+
+/// [`start`], for a server that listens on several sockets: `bind` makes them from the
+/// options (the multi-reactor binds one per loop, all on one port), and the first one's
+/// address is announced once they all listen.
+pub fn start_with(
+    bind: impl FnOnce(&Options) -> io::Result<Vec<TcpListener>>,
+) -> io::Result<(Vec<TcpListener>, Options)> {
+    let skip = 1 + ARGS_BEFORE_OPTIONS.load(Ordering::Relaxed);
+    let options = Options::parse(std::env::args().skip(skip)).unwrap_or_else(|e| {
         eprintln!("error: {e}");
         std::process::exit(2)
     });
     WORK_NANOS.store(options.work.as_nanos() as u64, Ordering::Relaxed);
-    let listener = bind(options.addr)?;
+    let listeners = bind(&options)?;
+    let first = listeners
+        .first()
+        .ok_or_else(|| io::Error::other("no listener to announce"))?;
     let mut stdout = io::stdout().lock();
-    writeln!(stdout, "listening on {}", listener.local_addr()?)?;
+    writeln!(stdout, "listening on {}", first.local_addr()?)?;
     // stdout is a pipe under the grader; say it now, not when a buffer fills.
     stdout.flush()?;
-    Ok((listener, options))
+    Ok((listeners, options))
 }
 
 /// [`start`], for a server that has no pool: only the listener (`--workers` is accepted and
 /// ignored, `--work` is still honoured by [`work`]).
 pub fn listen() -> io::Result<TcpListener> {
     start().map(|(listener, _)| listener)
+}
+
+/// Arguments between the program's name and the options: see [`options_after`].
+static ARGS_BEFORE_OPTIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// For a program that holds several servers and is told which to run by its first `n`
+/// arguments (the lab's `__lab-serve NAME`, the buggy corpus's `NAME`): [`start`] then reads
+/// the options and the address after them.
+pub fn options_after(n: usize) {
+    ARGS_BEFORE_OPTIONS.store(n, Ordering::Relaxed);
 }
 
 /// The `--work` of this run, in nanoseconds: set once by [`start`], read by [`work`].
@@ -185,8 +210,26 @@ pub fn listen_addr(arg: Option<String>) -> io::Result<SocketAddr> {
 /// Binds `addr` with `SO_REUSEADDR` (so a restarted server need not wait out TIME_WAIT) and
 /// listens with a backlog of [`BACKLOG`].
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    bind_socket(addr, false)
+}
+
+// ANCHOR: bind_reuse_port
+/// [`bind`], with `SO_REUSEPORT` as well: other sockets of this process that ask for it too
+/// may bind the same address, and the kernel then deals each new connection to one of them,
+/// by a hash of its addresses and ports. Every socket of the group must ask for it before it
+/// binds, the first one included.
+pub fn bind_reuse_port(addr: SocketAddr) -> io::Result<TcpListener> {
+    bind_socket(addr, true)
+}
+
+// ANCHOR_END: bind_reuse_port
+
+fn bind_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
@@ -254,6 +297,15 @@ mod tests {
         assert!(!out_of_descriptors(&io::Error::from_raw_os_error(
             libc::ECONNABORTED
         )));
+    }
+
+    #[test]
+    fn sockets_that_reuse_the_port_share_it() {
+        let first = bind_reuse_port("127.0.0.1:0".parse().unwrap()).unwrap();
+        let second = bind_reuse_port(first.local_addr().unwrap()).unwrap();
+        assert_eq!(first.local_addr().unwrap(), second.local_addr().unwrap());
+        // A socket that did not ask for it cannot join.
+        assert!(bind(first.local_addr().unwrap()).is_err());
     }
 
     #[test]

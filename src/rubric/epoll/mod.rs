@@ -6,9 +6,13 @@
 //! greeting before the next connects: that way only `accept-burst` depends on how a server
 //! drains its listen queue, and every other check keeps its meaning whatever the server
 //! does there.
+//!
+//! The multi-reactor runs this architecture's loop N times over, and its rubric reuses these
+//! checks: those about one stuck connection put the other clients on its loop ([`loops`]).
 
 mod crowd;
 mod limits;
+pub mod loops;
 mod reads;
 mod writes;
 
@@ -18,6 +22,7 @@ pub(crate) use limits::idle_memory;
 pub use limits::{CLOSED_PEERS, EMFILE, IDLE_MEMORY};
 pub use reads::PARTIAL_READS;
 pub(crate) use reads::{collect, difference};
+pub(crate) use writes::keep_asking;
 pub use writes::{BACKPRESSURE, PARTIAL_WRITES};
 
 use std::thread;

@@ -5,6 +5,7 @@ use std::net::Shutdown;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::loops::same_loop;
 use super::reads::difference;
 use super::LIMIT;
 use crate::contain::server::Server;
@@ -35,38 +36,30 @@ pub static PARTIAL_WRITES: Check = Check {
         let server = ctx.start()?;
         let mut slow = Client::connect_with(server.addr(), Some(4096), "client A")?;
         slow.echo(b"I will read slowly\n")?;
-        let mut other = Client::connect_with(server.addr(), None, "client B")?;
+        // On client A's loop: another loop would answer B however stuck A's loop is.
+        let mut other = same_loop(&server, &slow, "client B")?;
         other.echo(b"I read at once\n")?;
         let data = long_lines(8 << 20, 11);
         let writer = Writer::start(&slow, data.clone(), data.len(), Duration::from_secs(15))?;
         let begun = Instant::now();
-        let mut probe = 0;
-        while begun.elapsed() < PAUSE {
-            probe += 1;
-            let line = format!("client B's line {probe}\n");
-            let sent = Instant::now();
-            other.send(line.as_bytes())?;
-            let (got, _) = other.read_exact_within(line.len(), WITHIN);
-            if got != line.as_bytes() {
-                writer.stop();
-                let what = if got.is_empty() {
-                    format!(
-                        "nothing came back within {}: one client that does not read must not \
-                         hold up the others",
-                        secs(WITHIN)
-                    )
-                } else {
-                    difference(line.as_bytes(), &got)
-                };
-                return Err(Verdict::new(format!(
-                    "client A sent 8 MiB of lines (from another thread) and read none of the \
-                     echoes yet; {:.1} s later, client B sent {}; {what}",
-                    sent.duration_since(begun).as_secs_f64(),
-                    show(line.as_bytes()),
-                )))
-                .explained(&server);
-            }
-            thread::sleep(Duration::from_millis(100));
+        if let Err(miss) = keep_asking(&mut other, PAUSE, WITHIN, || ()) {
+            writer.stop();
+            let what = if miss.got.is_empty() {
+                format!(
+                    "nothing came back within {}: one client that does not read must not hold \
+                     up the others",
+                    secs(WITHIN)
+                )
+            } else {
+                difference(&miss.line, &miss.got)
+            };
+            return Err(Verdict::new(format!(
+                "client A sent 8 MiB of lines (from another thread) and read none of the \
+                 echoes yet; {:.1} s later, client B sent {}; {what}",
+                miss.at.duration_since(begun).as_secs_f64(),
+                show(&miss.line),
+            )))
+            .explained(&server);
         }
         let (got, ending) = slow.read_exact_within(data.len(), Duration::from_secs(6));
         // Diagnosed before the writer stops: the end of stream it sends could make the
@@ -84,6 +77,42 @@ pub static PARTIAL_WRITES: Check = Check {
         Ok(())
     },
 };
+
+/// A line of [`keep_asking`]'s that did not come back in time.
+pub(crate) struct Miss {
+    /// When it was sent.
+    pub at: Instant,
+    pub line: Vec<u8>,
+    /// What came back instead, within the time allowed.
+    pub got: Vec<u8>,
+}
+
+/// Has `client` send a numbered line (`"client B's line 1\n"`, ...) every 100 ms or so for
+/// `during`, each to be echoed within `within`, calling `between` after each echo: whether a
+/// client is still served while something else holds the server (or one of its loops) up.
+pub(crate) fn keep_asking(
+    client: &mut Client,
+    during: Duration,
+    within: Duration,
+    mut between: impl FnMut(),
+) -> Result<(), Miss> {
+    let begun = Instant::now();
+    let mut probe = 0;
+    while begun.elapsed() < during {
+        probe += 1;
+        let line = format!("{}'s line {probe}\n", client.name).into_bytes();
+        let at = Instant::now();
+        // A failed send shows as nothing coming back.
+        let _ = client.send(&line);
+        let (got, _) = client.read_exact_within(line.len(), within);
+        if got != line {
+            return Err(Miss { at, line, got });
+        }
+        between();
+        thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
 
 /// `len` bytes of long lines (1,000 to 4,000 bytes), numbered, reproducible from `seed`.
 ///
@@ -181,10 +210,11 @@ pub static BACKPRESSURE: Check = Check {
     run: |ctx| {
         const LIMIT_MIB: u64 = 16;
         let server = ctx.start()?;
-        let mut other = Client::connect_with(server.addr(), None, "client B")?;
-        other.echo(b"before the flood\n")?;
         let mut hog = Client::connect_with(server.addr(), None, "client A")?;
         hog.echo(b"I will never read again\n")?;
+        // On client A's loop, as in `partial-writes`.
+        let mut other = same_loop(&server, &hog, "client B")?;
+        other.echo(b"before the flood\n")?;
         let baseline = rss_kib(&server);
         let lines = long_lines(64 * 1024, 5);
         let writer = Writer::start(&hog, lines, 64 << 20, Duration::from_millis(500))?;

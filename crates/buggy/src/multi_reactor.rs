@@ -1,0 +1,139 @@
+//! Known-buggy multi-reactors: N loops on `SO_REUSEPORT` listeners as the reference has
+//! them, with one part wrong. The loops are the epoll server's (`solution_epoll::serve`)
+//! where the bug is in how connections reach them, and this corpus's own loop (`epoll.rs`)
+//! where it is inside a loop.
+
+use std::io;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use nix::sys::epoll::{Epoll, EpollCreateFlags};
+
+use crate::epoll::{run, Flaws, Together};
+use crate::Fails::{Exactly, Own};
+use crate::{Also, Bug};
+
+pub const BUGS: &[Bug] = &[
+    Bug {
+        name: "multi-reactor-one-loop",
+        about: "one event loop (the epoll server), whatever --workers asks for",
+        arch: "multi-reactor",
+        fails: Own("loops"),
+        says: "had 1 epoll instance",
+        alone: false,
+        run: || {
+            let listener = workbook_kit::listen()?;
+            solution_epoll::serve(listener)
+        },
+    },
+    Bug {
+        name: "multi-reactor-one-loop-gets-all",
+        about: "N loops, but only the first listens on the announced port (the others on ports \
+                of their own), so one loop gets every connection",
+        arch: "multi-reactor",
+        // Unavoidable: `busy-loop` needs a client on another loop than client A's, and every
+        // client lands on the same one.
+        fails: Exactly(&["fair-share", "busy-loop"]),
+        says: "held 1000, 0 and 0 of their connections",
+        alone: false,
+        run: || {
+            let (mut listeners, options) = workbook_kit::start_with(|options| {
+                Ok(vec![workbook_kit::bind_reuse_port(options.addr)?])
+            })?;
+            // The bug: port 0 for each of the others, so each gets a port nobody connects to.
+            for _ in 1..options.workers {
+                listeners.push(workbook_kit::bind_reuse_port(
+                    "127.0.0.1:0".parse().unwrap(),
+                )?);
+            }
+            solution_multi_reactor::serve(listeners)
+        },
+    },
+    Bug {
+        name: "multi-reactor-two-loops",
+        about: "registers every connection in the next loop's epoll set as well",
+        arch: "multi-reactor",
+        // Unavoidable: in `fair-share`, no loop's share can be told when connections are in
+        // two loops; in `busy-loop`, no client can be put on a loop other than client A's.
+        fails: Exactly(&["own-connections", "fair-share", "busy-loop"]),
+        says: "was watched by 2 epoll instances",
+        alone: false,
+        run: || loops(Flaws::NONE, Wrong::Neighbours),
+    },
+    Bug {
+        name: "multi-reactor-global-lock",
+        about: "one lock shared by every loop, held while an event is handled (its lines' \
+                work included), so a busy loop stalls them all",
+        arch: "multi-reactor",
+        fails: Exactly(&["busy-loop"]),
+        says: "must not hold up the others",
+        alone: false,
+        run: || loops(Flaws::NONE, Wrong::Lock),
+    },
+    Bug {
+        name: "multi-reactor-4k-buffers",
+        about: "gives every connection its own 4 KiB read buffer, zeroed, when it is accepted \
+                (within epoll's 16 KiB, over the multi-reactor's 1 KiB)",
+        arch: "multi-reactor",
+        fails: Exactly(&["idle-memory"]),
+        says: "over the 1 KiB allowed",
+        alone: false,
+        run: || loops(Flaws::eager_buffers(4096), Wrong::Nothing),
+    },
+];
+
+/// The secondary failures of a server that puts connections in two loops name the cause.
+pub const ALSO: &[Also] = &[
+    Also {
+        bug: "multi-reactor-two-loops",
+        check: "fair-share",
+        says: "watched by several loops at once",
+    },
+    Also {
+        bug: "multi-reactor-two-loops",
+        check: "busy-loop",
+        says: "watched by several loops at once",
+    },
+];
+
+/// What the loops share that they should not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wrong {
+    Nothing,
+    /// Each loop registers its connections in the next loop's epoll set too.
+    Neighbours,
+    /// One lock, held while any loop handles an event.
+    Lock,
+}
+
+/// The reference's listeners and threads, each thread running this corpus's loop with
+/// `flaws`, sharing `wrong`.
+fn loops(flaws: Flaws, wrong: Wrong) -> io::Result<()> {
+    let (listeners, _) = workbook_kit::start_with(|options| {
+        solution_multi_reactor::listeners(options.addr, options.workers)
+    })?;
+    let epolls: Vec<Arc<Epoll>> = (0..listeners.len())
+        .map(|_| Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map(Arc::new))
+        .collect::<Result<_, _>>()?;
+    let lock = Arc::new(Mutex::new(()));
+    let threads: Vec<thread::JoinHandle<io::Result<()>>> = listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, listener): (usize, TcpListener)| {
+            let together = Together {
+                lock: (wrong == Wrong::Lock).then(|| lock.clone()),
+                neighbour: (wrong == Wrong::Neighbours)
+                    .then(|| epolls[(i + 1) % epolls.len()].clone()),
+            };
+            let epoll = epolls[i].clone();
+            thread::spawn(move || run(listener, epoll, flaws, together))
+        })
+        .collect();
+    for thread in threads {
+        thread
+            .join()
+            .map_err(|_| io::Error::other("a loop panicked"))??;
+    }
+    Ok(())
+}
