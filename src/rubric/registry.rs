@@ -129,6 +129,12 @@ pub fn all() -> Vec<Arch> {
             &checks::epoll::SINGLE_THREAD,
             checks::epoll::rubric(),
         ),
+        Arch::new(
+            "async",
+            "Async: a task per connection, M tasks on N threads",
+            &checks::async_tasks::RUNTIME_THREADS,
+            checks::async_tasks::rubric(),
+        ),
     ]
 }
 

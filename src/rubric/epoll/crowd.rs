@@ -91,7 +91,7 @@ pub static THOUSAND_CLIENTS: Check = Check {
 /// Connects clients `first..=last` one after another, each echoing a greeting before the next
 /// connects (so none waits in the listen queue, whatever the server's accept loop does).
 /// `already` clients are connected before the first.
-pub(super) fn greeted(
+pub(crate) fn greeted(
     server: &Server,
     first: usize,
     last: usize,

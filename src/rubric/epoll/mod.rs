@@ -12,9 +12,12 @@ mod limits;
 mod reads;
 mod writes;
 
+pub(crate) use crowd::greeted;
 pub use crowd::{ACCEPT_BURST, SINGLE_THREAD, THOUSAND_CLIENTS};
+pub(crate) use limits::idle_memory;
 pub use limits::{CLOSED_PEERS, EMFILE, IDLE_MEMORY};
 pub use reads::PARTIAL_READS;
+pub(crate) use writes::backpressure;
 pub use writes::{BACKPRESSURE, PARTIAL_WRITES};
 
 use std::thread;
