@@ -15,9 +15,10 @@
 //!   than a verdict.
 //! - `integrity`: servers that try to earn marks they have not (work hidden in a sibling,
 //!   decoys, a borrowed port, canned replies); `tests/integrity.rs` proves each.
-//! - `forking`, `threaded`, `epoll`: one architecture each, the reference design with one
-//!   part wrong.
+//! - `forking`, `threaded`, `epoll`, `async_tasks` (async): one architecture each, the
+//!   reference design with one part wrong.
 
+mod async_tasks;
 mod common;
 mod epoll;
 mod forking;
@@ -86,7 +87,8 @@ pub fn also() -> impl Iterator<Item = &'static Also> {
     [forking::ALSO, epoll::ALSO].into_iter().flatten()
 }
 
-/// Every buggy server, by module: common, hostile, integrity, forking, threaded, epoll.
+/// Every buggy server, by module: common, hostile, integrity, forking, threaded, epoll,
+/// async.
 pub fn all() -> impl Iterator<Item = &'static Bug> {
     [
         common::BUGS,
@@ -95,6 +97,7 @@ pub fn all() -> impl Iterator<Item = &'static Bug> {
         forking::BUGS,
         threaded::BUGS,
         epoll::BUGS,
+        async_tasks::BUGS,
     ]
     .into_iter()
     .flatten()
