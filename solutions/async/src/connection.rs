@@ -101,7 +101,7 @@ pub async fn handle_connection(mut stream: TcpStream, offload: bool) -> io::Resu
 /// task waits for it like for any other event. One job per line, not one per batch of
 /// lines: the pool takes jobs in order, so a client that sent a thousand CPU-heavy lines at
 /// once takes its turns with everyone else instead of holding a pool thread for them all.
-async fn spend_work(line: Vec<u8>) -> io::Result<Vec<u8>> {
+pub async fn spend_work(line: Vec<u8>) -> io::Result<Vec<u8>> {
     // The closure must own what it uses (the pool may run it after this task has gone), so
     // the line moves in and comes back out: no copy.
     let spent = task::spawn_blocking(move || {

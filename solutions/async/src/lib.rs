@@ -53,7 +53,7 @@ pub fn serve(listener: std::net::TcpListener, options: Options) -> io::Result<()
 // ANCHOR: accept_loop
 /// Accepts connections forever and spawns a task for each. `offload`: lines cost CPU time
 /// (`--work`), to be spent off the worker threads.
-async fn accept_loop(listener: std::net::TcpListener, offload: bool) -> io::Result<()> {
+pub async fn accept_loop(listener: std::net::TcpListener, offload: bool) -> io::Result<()> {
     let listener = TcpListener::from_std(listener)?;
     loop {
         match listener.accept().await {
