@@ -38,8 +38,8 @@ use workbook::probe::procfs;
 #[derive(Parser)]
 #[command(about = "Measures memory per idle connection and echo rate, against tokio")]
 struct Cli {
-    /// Servers to measure: forking, threaded, epoll (the reference solutions) or tokio (a
-    /// tokio `current_thread` echo, the yardstick).
+    /// Servers to measure: forking, threaded, epoll, async (the reference solutions) or
+    /// tokio (a tokio `current_thread` echo, the yardstick).
     #[arg(value_parser = clap::builder::PossibleValuesParser::new(serve::NAMES))]
     servers: Vec<String>,
     /// Idle connections for the memory measurement.
@@ -51,6 +51,10 @@ struct Cli {
     /// Seconds of measured load, after one of warm-up.
     #[arg(long, default_value_t = 5)]
     secs: u64,
+    /// The size of the servers' pools and runtimes (`--workers N`, passed to each server);
+    /// without it, each server's default.
+    #[arg(long)]
+    workers: Option<usize>,
     /// Let the scheduler place server and client (by default: server on CPU 0, client on 1).
     #[arg(long)]
     no_pin: bool,
@@ -87,6 +91,9 @@ fn main() -> ExitCode {
     for name in names {
         let mut program = Program::new(&me);
         program.args = vec![serve::ARG.into(), name.clone().into()];
+        if let Some(workers) = cli.workers {
+            program.args.extend(["--workers".into(), workers.to_string().into()]);
+        }
         let label = if name == "tokio" {
             "tokio current_thread".to_string()
         } else {

@@ -13,7 +13,7 @@ pub const ARG: &str = "__lab-serve";
 
 /// The servers the lab knows by name. The iterative server is not among them: it serves one
 /// connection at a time, so 1,000 connections would measure only its queue.
-pub const NAMES: &[&str] = &["forking", "threaded", "epoll", "tokio"];
+pub const NAMES: &[&str] = &["forking", "threaded", "epoll", "async", "tokio"];
 
 /// Serves as the server named in the arguments, if the lab was started as one.
 pub fn run_if_requested() -> Option<ExitCode> {
@@ -22,10 +22,11 @@ pub fn run_if_requested() -> Option<ExitCode> {
         return None;
     }
     let name = args.get(2).map(String::as_str).unwrap_or_default();
-    let served = workbook_kit::listen().and_then(|listener| match name {
+    let served = workbook_kit::start().and_then(|(listener, options)| match name {
         "forking" => solution_forking::serve(listener),
         "threaded" => solution_threaded::serve(listener),
         "epoll" => solution_epoll::serve(listener),
+        "async" => solution_async::serve(listener, options),
         "tokio" => tokio_echo(listener),
         _ => Err(io::Error::other(format!("no server called {name:?}"))),
     });
