@@ -172,9 +172,15 @@ fn given_runs(source: &str, own: &str) -> Vec<Vec<String>> {
     while i < lines.len() {
         let line = lines[i];
         let indent = line.len() - line.trim_start().len();
-        let is_fn = line.trim_start().starts_with("fn ")
-            || line.trim_start().starts_with("pub fn ")
-            || line.trim_start().starts_with("pub(crate) fn ");
+        let is_fn = [
+            "fn ",
+            "pub fn ",
+            "pub(crate) fn ",
+            "async fn ",
+            "pub async fn ",
+        ]
+        .iter()
+        .any(|start| line.trim_start().starts_with(start));
         if is_fn {
             let end = (i..lines.len())
                 .find(|&j| {
@@ -296,7 +302,7 @@ fn a_missing_piece_is_named() {
         graded_by("/// Graded by: `one-line`,\n/// `pipelined`.\n/// `not-this`\n"),
         ["one-line", "pipelined"]
     );
-    let stub = "/// Doc.\nfn serve() {\n    todo!(\"x\")\n}\nconst A: u8 = 1;\n";
+    let stub = "/// Doc.\nfn serve() {\n    todo!(\"x\")\n}\nconst A: u8 = 1;\npub async fn run() {\n    todo!()\n}\n";
     assert_eq!(
         given_runs(stub, "x"),
         [vec!["const A: u8 = 1;".to_string()]]

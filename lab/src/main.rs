@@ -40,8 +40,8 @@ use workbook::probe::procfs;
 #[derive(Parser)]
 #[command(about = "Measures memory per idle connection and echo rate, against tokio")]
 struct Cli {
-    /// Servers to measure: forking, threaded, epoll, prefork, thread-pool, multi-reactor (the
-    /// reference solutions), tokio (a tokio `current_thread` echo, the yardstick for one loop)
+    /// Servers to measure: forking, threaded, epoll, prefork, thread-pool, multi-reactor, async
+    /// (the reference solutions), tokio (a tokio `current_thread` echo, the yardstick for one loop)
     /// or tokio-mt (tokio's `multi_thread` runtime, the yardstick for several).
     #[arg(value_parser = clap::builder::PossibleValuesParser::new(serve::NAMES))]
     servers: Vec<String>,

@@ -21,6 +21,7 @@ pub const NAMES: &[&str] = &[
     "prefork",
     "thread-pool",
     "multi-reactor",
+    "async",
     "tokio",
     "tokio-mt",
 ];
@@ -55,6 +56,7 @@ pub fn run_if_requested() -> Option<ExitCode> {
             "epoll" => solution_epoll::serve(listener),
             "prefork" => solution_prefork::serve(listener, options.workers),
             "thread-pool" => solution_thread_pool::serve(listener, options.workers),
+            "async" => solution_async::serve(listener, options),
             "tokio" => tokio_echo(listener, tokio::runtime::Builder::new_current_thread()),
             _ => Err(io::Error::other(format!("no server called {name:?}"))),
         }),

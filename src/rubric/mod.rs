@@ -2,6 +2,7 @@
 //! every architecture shares ([`common`]), one folder per architecture, the
 //! [diagnoses](diagnose) that name the bug behind a failure, and the runner ([`run`]).
 
+pub mod async_tasks;
 pub mod check;
 pub mod common;
 pub mod diagnose;

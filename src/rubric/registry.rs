@@ -156,6 +156,12 @@ pub fn all() -> Vec<Arch> {
             &checks::multi_reactor::LOOPS,
             checks::multi_reactor::rubric(),
         ),
+        Arch::new(
+            "async",
+            "Async: a task per connection, M tasks on N threads",
+            &checks::async_tasks::RUNTIME_THREADS,
+            checks::async_tasks::rubric(),
+        ),
     ]
 }
 

@@ -15,9 +15,10 @@
 //!   than a verdict.
 //! - `integrity`: servers that try to earn marks they have not (work hidden in a sibling,
 //!   decoys, a borrowed port, canned replies); `tests/integrity.rs` proves each.
-//! - `forking`, `threaded`, `epoll`, `prefork`, `thread_pool`, `offload`, `multi_reactor`:
-//!   one architecture each, the reference design with one part wrong.
+//! - `forking`, `threaded`, `epoll`, `prefork`, `thread_pool`, `offload`, `multi_reactor`,
+//!   `async_tasks` (async): one architecture each, the reference design with one part wrong.
 
+mod async_tasks;
 mod common;
 mod epoll;
 mod forking;
@@ -93,7 +94,7 @@ pub fn also() -> impl Iterator<Item = &'static Also> {
 }
 
 /// Every buggy server, by module: common, hostile, integrity, forking, threaded, epoll,
-/// prefork, thread-pool, offload, multi-reactor.
+/// prefork, thread-pool, offload, multi-reactor, async.
 pub fn all() -> impl Iterator<Item = &'static Bug> {
     [
         common::BUGS,
@@ -106,6 +107,7 @@ pub fn all() -> impl Iterator<Item = &'static Bug> {
         thread_pool::BUGS,
         offload::BUGS,
         multi_reactor::BUGS,
+        async_tasks::BUGS,
     ]
     .into_iter()
     .flatten()

@@ -23,6 +23,7 @@ pub use limits::{CLOSED_PEERS, EMFILE, IDLE_MEMORY};
 pub use reads::PARTIAL_READS;
 pub(crate) use reads::{collect, difference};
 pub(crate) use writes::keep_asking;
+pub(crate) use writes::backpressure;
 pub use writes::{BACKPRESSURE, PARTIAL_WRITES};
 
 use std::thread;

@@ -12,9 +12,9 @@ use crate::contain::server::Server;
 use crate::drive::client::{secs, show, Client};
 use crate::drive::random::Rng;
 use crate::ensure;
-use crate::rubric::check::{Category, Check};
+use crate::rubric::check::{Category, Check, Ctx};
 use crate::rubric::diagnose::{self, Explained};
-use crate::verdict::Verdict;
+use crate::verdict::{Outcome, Verdict};
 
 pub static PARTIAL_WRITES: Check = Check {
     id: "partial-writes",
@@ -207,49 +207,55 @@ pub static BACKPRESSURE: Check = Check {
            fill, and the client's own writes block",
     book: "epoll.md#backpressure",
     limit: LIMIT,
-    run: |ctx| {
-        const LIMIT_MIB: u64 = 16;
-        let server = ctx.start()?;
-        let mut hog = Client::connect_with(server.addr(), None, "client A")?;
-        hog.echo(b"I will never read again\n")?;
-        // On client A's loop, as in `partial-writes`.
-        let mut other = same_loop(&server, &hog, "client B")?;
-        other.echo(b"before the flood\n")?;
-        let baseline = rss_kib(&server);
-        let lines = long_lines(64 * 1024, 5);
-        let writer = Writer::start(&hog, lines, 64 << 20, Duration::from_millis(500))?;
-        let begun = Instant::now();
-        let mut peak = baseline;
-        // Until the writer is stuck (the server stopped reading) or done, then a little
-        // longer for what is still in the socket buffers.
-        let mut settle = None;
-        while settle.is_none_or(|t: Instant| t.elapsed() < Duration::from_millis(300)) {
-            peak = peak.max(rss_kib(&server));
-            if settle.is_none()
-                && (writer.thread.is_finished() || begun.elapsed() > Duration::from_secs(5))
-            {
-                settle = Some(Instant::now());
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        let sent = writer.stop();
-        let grown = peak.saturating_sub(baseline);
-        ensure!(
-            grown <= LIMIT_MIB * 1024,
-            "client A sent {} MiB of lines and read none of the echoes; meanwhile the \
-             server's resident memory grew by {} MiB (at most {LIMIT_MIB} MiB is allowed): it \
-             kept reading from a client whose echoes pile up",
-            sent >> 20,
-            grown / 1024
-        );
-        other.echo(b"am I still served?\n").map_err(|v| {
-            v.context(format!(
-                "after client A sent {} MiB of lines and read none of the echoes",
-                sent >> 20
-            ))
-        })
-    },
+    run: backpressure,
 };
+
+/// The body of `backpressure`, shared with every architecture that may buffer a client's
+/// echoes (each has its own `Check` around it, with its own hint): client A sends 64 MiB of
+/// lines and reads nothing; the server may grow by at most 16 MiB, and client B must still be
+/// served.
+pub(crate) fn backpressure(ctx: &Ctx) -> Outcome {
+    const LIMIT_MIB: u64 = 16;
+    let server = ctx.start()?;
+    let mut hog = Client::connect_with(server.addr(), None, "client A")?;
+    hog.echo(b"I will never read again\n")?;
+    // On client A's loop, as in `partial-writes`.
+    let mut other = same_loop(&server, &hog, "client B")?;
+    other.echo(b"before the flood\n")?;
+    let baseline = rss_kib(&server);
+    let lines = long_lines(64 * 1024, 5);
+    let writer = Writer::start(&hog, lines, 64 << 20, Duration::from_millis(500))?;
+    let begun = Instant::now();
+    let mut peak = baseline;
+    // Until the writer is stuck (the server stopped reading) or done, then a little
+    // longer for what is still in the socket buffers.
+    let mut settle = None;
+    while settle.is_none_or(|t: Instant| t.elapsed() < Duration::from_millis(300)) {
+        peak = peak.max(rss_kib(&server));
+        if settle.is_none()
+            && (writer.thread.is_finished() || begun.elapsed() > Duration::from_secs(5))
+        {
+            settle = Some(Instant::now());
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let sent = writer.stop();
+    let grown = peak.saturating_sub(baseline);
+    ensure!(
+        grown <= LIMIT_MIB * 1024,
+        "client A sent {} MiB of lines and read none of the echoes; meanwhile the \
+         server's resident memory grew by {} MiB (at most {LIMIT_MIB} MiB is allowed): it \
+         kept reading from a client whose echoes pile up",
+        sent >> 20,
+        grown / 1024
+    );
+    other.echo(b"am I still served?\n").map_err(|v| {
+        v.context(format!(
+            "after client A sent {} MiB of lines and read none of the echoes",
+            sent >> 20
+        ))
+    })
+}
 
 /// The server's resident memory (all its processes), in KiB.
 pub(super) fn rss_kib(server: &Server) -> u64 {
