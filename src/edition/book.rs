@@ -58,7 +58,7 @@ pub fn unlink_walkthroughs(text: &str) -> String {
 pub const STUDENT_NOTE: &str = "> **The student edition.** This copy of the workbook has no \
 reference solutions and no walkthroughs of them: your instructor hands those out. Where a \
 chapter runs a reference solution (`cargo run -p solution-iterative`) or a known-buggy server \
-(`cargo run -p buggy-servers -- NAME`), those are in the full workbook only: run your own \
+(`cargo run -p buggy-servers -- NAME`), or the measurement lab (`cargo run -p workbook-lab`), those are in the full workbook only: run your own \
 exercise instead (`cargo run -p exercise-iterative`).";
 
 /// `introduction` with [`STUDENT_NOTE`] after its first heading.
