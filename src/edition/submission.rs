@@ -73,7 +73,7 @@ pub fn prepare(workspace: &Path, arch: &Arch, submission: &Path) -> Result<Prepa
     }
     match unprivileged::build(workspace, scratch.path(), &tree, &arch.exercise_package()) {
         Ok(built) => {
-            notes.extend(built.note);
+            notes.push(built.note);
             Ok(Prepared {
                 exe: built.exe,
                 notes,

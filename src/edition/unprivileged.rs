@@ -37,11 +37,10 @@ pub const BUILD_TIME: Duration = Duration::from_secs(300);
 /// How much of the compiler's messages a verdict shows.
 const MESSAGES_SHOWN: usize = 16 * 1024;
 
-/// A built submission: its binary, and a note for the report when it was not built as an
-/// unprivileged user.
+/// A built submission: its binary, and a note for the report on who built it.
 pub struct Built {
     pub exe: PathBuf,
-    pub note: Option<String>,
+    pub note: String,
 }
 
 pub enum BuildError {
@@ -161,14 +160,19 @@ pub fn build(
     }
     let exe = crate::cargo::executable(&stdout, package)
         .ok_or_else(|| env(format!("cargo built {package} but reported no executable")))?;
-    let note = (!root).then(|| {
+    // Told from the binary's owner, not assumed: the user the build really ran as.
+    let owner = fs::metadata(&exe)
+        .map_err(|e| env(format!("{}: {e}", exe.display())))?
+        .uid();
+    let note = if root {
+        format!("built as uid {owner}, in a fresh student edition")
+    } else {
         format!(
-            "not root: the submission was built as you (uid {}), not as an unprivileged \
-             user, so its build could read what you can; for marks, grade as root (as \
-             Gradescope does)",
-            Uid::effective()
+            "not root: the submission was built as you (uid {owner}), not as an \
+             unprivileged user, so its build could read what you can; for marks, grade as \
+             root (as Gradescope does)"
         )
-    });
+    };
     Ok(Built { exe, note })
 }
 
