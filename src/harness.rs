@@ -89,6 +89,11 @@ pub fn main(arch_name: &str, exe: &str) -> ExitCode {
                 servers: memo.tags(),
             };
             println!("{}", summary(&report));
+            // Progress counts whole gradings of the learner's own exercise only.
+            let whole = report.outcomes.len() == arch.checks.len();
+            if whole && package == arch.exercise_package() {
+                crate::learner::progress::record(&crate::cargo::workspace_root(), &report);
+            }
         }
     }
     conclusion.exit_code()

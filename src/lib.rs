@@ -30,6 +30,7 @@ pub mod contain;
 pub mod drive;
 pub mod edition;
 pub mod harness;
+pub mod learner;
 pub mod probe;
 pub mod report;
 pub mod rubric;

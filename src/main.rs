@@ -4,9 +4,12 @@
 //! workbook grade iterative                 # builds and grades exercises/iterative
 //! workbook grade iterative --solution      # the reference solution
 //! workbook grade iterative -- ./a.out      # any program that follows the contract
-//! workbook grade iterative --submission D  # for marks: only the student's files, from D
-//! workbook list                            # every architecture and its last score
+//! workbook list                            # every architecture, your scores, what is next
 //! workbook rubric iterative                # the checks, points and hints, as data
+//! workbook hint iterative                  # the next failing check's hint (again: where)
+//! workbook watch iterative                 # grade again on every save
+//! workbook reset iterative                 # the stub as shipped, your files kept aside
+//! workbook grade iterative --submission D  # for marks: only the student's files, from D
 //! workbook export DIR                      # the student edition, without the solutions
 //! workbook gradescope iterative DIR        # a Gradescope autograder for iterative
 //! ```
@@ -22,7 +25,8 @@ use serde_json::{json, Value};
 use workbook::cargo;
 use workbook::contain::server::Program;
 use workbook::contain::shepherd;
-use workbook::edition::{self, autograder, export, submission};
+use workbook::edition::{self, submission};
+use workbook::learner::{self, progress, stub};
 use workbook::report::{self, Format, Report};
 use workbook::rubric::registry::{self as arch, Arch};
 use workbook::rubric::run;
@@ -38,8 +42,27 @@ struct Cli {
 enum Cmd {
     /// Grade an exercise, the reference solution, or any program that follows the contract.
     Grade(GradeArgs),
-    /// Show every architecture with its rubric's size and your last score.
+    /// Show every architecture with your best and last score, and the next exercise to do.
     List,
+    /// The hint for the next failing check (or CHECK); ask again for where in the stub to look.
+    Hint {
+        #[arg(value_parser = parse_arch)]
+        arch: String,
+        check: Option<String>,
+    },
+    /// Put back the stub of an exercise as shipped (asks first; keeps your files aside).
+    Reset {
+        #[arg(value_parser = parse_arch)]
+        arch: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Grade an exercise again every time one of its files changes.
+    Watch {
+        #[arg(value_parser = parse_arch)]
+        arch: String,
+    },
     /// Show the checks of an architecture: id, category, points, summary, hint, book section.
     Rubric {
         #[arg(value_parser = parse_arch)]
@@ -107,7 +130,13 @@ fn main() -> ExitCode {
     shepherd::run_if_requested();
     match Cli::parse().command {
         Cmd::Grade(args) => grade(&args),
-        Cmd::List => list(),
+        Cmd::List => {
+            out(&progress::listing(&cargo::workspace_root()));
+            ExitCode::SUCCESS
+        }
+        Cmd::Hint { arch, check } => hint(&find(&arch), check.as_deref()),
+        Cmd::Reset { arch, yes } => reset(&find(&arch), yes),
+        Cmd::Watch { arch } => watch(&find(&arch)),
         Cmd::Rubric { arch, format } => rubric(&find(&arch), format),
         Cmd::Export { dir } => write_edition(&dir, None),
         Cmd::Gradescope { arch, dir } => write_edition(&dir, Some(find(&arch))),
@@ -218,7 +247,7 @@ fn grade(args: &GradeArgs) -> ExitCode {
     // Progress counts whole gradings of the learner's own exercise only.
     let own = !args.solution && args.program.is_empty() && args.submission.is_none();
     if own && args.checks.is_empty() {
-        record_score(&root, &report);
+        progress::record(&root, &report);
     }
     if report.full_marks() {
         ExitCode::SUCCESS
@@ -249,77 +278,130 @@ fn replay_command(args: &GradeArgs, seed: u64) -> String {
 
 /// `workbook export DIR`, or with an architecture `workbook gradescope ARCH DIR`.
 fn write_edition(dir: &Path, gradescope: Option<Arch>) -> ExitCode {
-    let root = cargo::workspace_root();
-    let written = match &gradescope {
-        None => export::export(&root, dir),
-        Some(arch) => autograder::write(arch, &root, dir),
-    };
-    let left_out = match written {
-        Ok(left_out) => left_out,
+    match edition::write(&cargo::workspace_root(), dir, gradescope.as_ref()) {
+        Ok(said) => {
+            out(&said);
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("workbook: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn hint(arch: &Arch, check: Option<&str>) -> ExitCode {
+    match learner::hint::hint(&cargo::workspace_root(), arch, check) {
+        Ok(text) => {
+            out(&text);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("workbook: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn reset(arch: &Arch, yes: bool) -> ExitCode {
+    let root = cargo::workspace_root();
+    let (commit, files) = match stub::shipped_files(&root, arch.name) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("workbook: cannot reset {}: {e}", arch.name);
             return ExitCode::from(2);
         }
     };
-    let edition = match &gradescope {
-        None => dir.to_path_buf(),
-        Some(_) => dir.join("workbook"),
-    };
-    outln!("The student edition is in {}. Left out:", edition.display());
-    left_out.iter().for_each(|line| outln!("  {line}"));
-    match gradescope {
-        None => outln!(
-            "Next: `cargo test -p exercise-iterative` works there; its README.md says what it \
-             is and how to use its classroom files."
-        ),
-        Some(arch) => outln!(
-            "Next: zip the contents of {} (setup.sh and run_autograder at the zip's root) \
-             and upload the zip as the autograder of the {} assignment.",
-            dir.display(),
-            arch.name
-        ),
+    let changed = stub::changes(&root, arch.name, &files);
+    let dir = format!("exercises/{}/src", arch.name);
+    if changed.is_empty() {
+        outln!("{dir} is already the stub as shipped: nothing to reset");
+        return ExitCode::SUCCESS;
     }
-    ExitCode::SUCCESS
-}
-
-fn scores_file(root: &Path) -> PathBuf {
-    root.join("target").join("workbook").join("scores.json")
-}
-
-fn load_scores(root: &Path) -> Value {
-    std::fs::read(scores_file(root))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_else(|| json!({}))
-}
-
-fn record_score(root: &Path, report: &Report) {
-    let mut scores = load_scores(root);
-    scores[&report.arch] = json!({ "score": report.score(), "max_score": report.max_score() });
-    let path = scores_file(root);
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let backup = Path::new(".workbook")
+        .join("backups")
+        .join(format!("{}-{stamp}", arch.name));
+    outln!(
+        "This puts back {dir} as shipped (commit {}), replacing: {}.\nYour files go to {}.",
+        &commit[..commit.len().min(12)],
+        changed.join(", "),
+        backup.display()
+    );
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!("workbook: not asking on a non-terminal: pass --yes to reset");
+            return ExitCode::from(2);
+        }
+        out("Reset? [y/N] ");
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            outln!("nothing changed");
+            return ExitCode::FAILURE;
+        }
     }
-    let _ = std::fs::write(path, format!("{scores:#}\n"));
+    match stub::reset(&root, arch.name, &files, &root.join(&backup)) {
+        Ok(()) => {
+            outln!(
+                "reset {dir}: {} back as shipped; your versions are in {}",
+                changed.join(", "),
+                backup.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "workbook: reset failed part way ({e}); your files are in {}",
+                backup.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
 }
 
-fn list() -> ExitCode {
-    let scores = load_scores(&cargo::workspace_root());
-    outln!("{:<12} {:<44} {:>6}  your last score", "arch", "", "checks");
-    for arch in arch::all() {
-        let score = &scores[arch.name];
-        let last = match (score["score"].as_u64(), score["max_score"].as_u64()) {
-            (Some(s), Some(m)) => format!("{s}/{m}"),
-            _ => format!("not graded yet (workbook grade {})", arch.name),
+fn watch(arch: &Arch) -> ExitCode {
+    let root = cargo::workspace_root();
+    let dir = root.join("exercises").join(arch.name).join("src");
+    let mut round = 0;
+    let result = learner::watch::watch(&dir, || {
+        round += 1;
+        outln!("\n== grading {} (#{round})", arch.name);
+        let program = match cargo::build(&root, &arch.exercise_package()) {
+            Ok(exe) => Program::new(exe),
+            Err(e) => return outln!("{e}"),
         };
-        outln!(
-            "{:<12} {:<44} {:>6}  {last}",
-            arch.name,
-            arch.title,
-            arch.checks.len()
+        let seed = run::fresh_seed();
+        let replay = format!(
+            "cargo run -q -- grade {} --seed {seed} --check {{check}}",
+            arch.name
         );
+        let report = run::grade(arch, &program, seed, &replay);
+        progress::record(&root, &report);
+        match report.outcomes.iter().find(|o| !o.passed) {
+            Some(first) => outln!(
+                "first failing check: {}\n{}",
+                first.check.id,
+                report::failure_text(first, &replay)
+            ),
+            None => outln!("every check passed: read {}", arch.walkthrough()),
+        }
+        outln!(
+            "score: {}/{}\nwatching exercises/{}/src: save a file to grade again (Ctrl-C stops)",
+            report.score(),
+            report.max_score(),
+            arch.name
+        );
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("workbook: {e}");
+            ExitCode::from(2)
+        }
     }
-    ExitCode::SUCCESS
 }
 
 fn rubric(arch: &Arch, format: Format) -> ExitCode {

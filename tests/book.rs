@@ -80,3 +80,76 @@ fn the_contract_tables_the_shared_checks() {
         "contract.md's table (id | points | ...) differs from the shared checks"
     );
 }
+
+/// Every figure a chapter shows is there, every SVG in `book/src/figures` is shown, and
+/// each carries a title and a description for screen readers and plain-text readers.
+#[test]
+fn figures_are_shown_and_described() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
+    let mut shown = std::collections::BTreeSet::new();
+    for page in markdown(&src) {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for (at, _) in text.match_indices("](figures/") {
+            let rest = &text[at + 2..];
+            let name = &rest[..rest.find(')').unwrap()];
+            let dir = page.parent().unwrap();
+            assert!(dir.join(name).is_file(), "{}: no {name}", page.display());
+            shown.insert(dir.join(name).canonicalize().unwrap());
+        }
+    }
+    for figure in std::fs::read_dir(src.join("figures")).unwrap().flatten() {
+        let path = figure.path().canonicalize().unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            shown.contains(&path),
+            "{} is shown by no chapter",
+            path.display()
+        );
+        assert!(
+            svg.contains("<title") && svg.contains("<desc"),
+            "{}",
+            path.display()
+        );
+        assert!(
+            !svg.contains("@import") && !svg.contains("<image"),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+/// ASCII drawings and quoted output (`text` blocks) fit a printed page: 76 columns.
+#[test]
+fn text_blocks_fit_76_columns() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
+    for page in markdown(&src) {
+        let text = std::fs::read_to_string(&page).unwrap();
+        let mut in_text = false;
+        for (n, line) in text.lines().enumerate() {
+            if let Some(fence) = line.strip_prefix("```") {
+                in_text = !in_text && fence == "text";
+                continue;
+            }
+            let width = line.chars().count();
+            assert!(
+                !in_text || width <= 76,
+                "{}:{}: {width} columns in a text block",
+                page.display(),
+                n + 1
+            );
+        }
+    }
+}
+
+fn markdown(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut pages = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            pages.extend(markdown(&path));
+        } else if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    pages
+}

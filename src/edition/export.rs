@@ -37,6 +37,7 @@ pub const LEFT_OUT: &[(&str, &str)] = &[
     ("README.md", "replaced by the student README"),
     ("book/book", "the built book"),
     (".git", "the workbook's history"),
+    (".workbook", "a learner's own progress and backups"),
 ];
 
 /// Writes the student edition of the workbook at `source` into `dest` (new, or empty), and

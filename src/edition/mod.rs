@@ -27,6 +27,8 @@ pub mod unprivileged;
 
 use std::path::Path;
 
+use crate::rubric::registry::Arch;
+
 /// Whether the workbook at `root` is the full one: the student edition has no `solutions/`.
 pub fn has_solutions(root: &Path) -> bool {
     root.join("solutions").is_dir()
@@ -40,4 +42,32 @@ pub fn no_solutions(root: &Path) -> String {
          `workbook grade ARCH`, or ask your instructor",
         root.display()
     )
+}
+
+/// `workbook export DIR` (no `gradescope`) or `workbook gradescope ARCH DIR`: writes `dir`
+/// from the workbook at `root`, and says what it wrote, what it left out, and what next.
+pub fn write(root: &Path, dir: &Path, gradescope: Option<&Arch>) -> Result<String, String> {
+    let (left_out, edition) = match gradescope {
+        None => (export::export(root, dir)?, dir.to_path_buf()),
+        Some(arch) => (autograder::write(arch, root, dir)?, dir.join("workbook")),
+    };
+    let mut said = format!(
+        "The student edition is in {}. Left out:\n",
+        edition.display()
+    );
+    left_out
+        .iter()
+        .for_each(|line| said.push_str(&format!("  {line}\n")));
+    said.push_str(&match gradescope {
+        None => "Next: `cargo test -p exercise-iterative` works there; its README.md says what \
+                 it is and how to use its classroom files.\n"
+            .to_string(),
+        Some(arch) => format!(
+            "Next: zip the contents of {} (setup.sh and run_autograder at the zip's root) and \
+             upload the zip as the autograder of the {} assignment.\n",
+            dir.display(),
+            arch.name
+        ),
+    });
+    Ok(said)
 }
