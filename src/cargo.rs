@@ -33,10 +33,15 @@ pub fn build(root: &Path, package: &str) -> Result<PathBuf, String> {
             root.display()
         ));
     }
-    String::from_utf8_lossy(&output.stdout)
+    executable(&output.stdout, package)
+        .ok_or_else(|| format!("cargo built {package} but reported no executable"))
+}
+
+/// The binary `package` that cargo's JSON messages (`--message-format=json...`) say it built.
+pub fn executable(messages: &[u8], package: &str) -> Option<PathBuf> {
+    String::from_utf8_lossy(messages)
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == package)
         .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| format!("cargo built {package} but reported no executable"))
 }

@@ -20,13 +20,15 @@
 //!   checks they share and one folder per architecture, the [diagnoses](rubric::diagnose)
 //!   that name the bug behind a failure, and the [runner](rubric::run).
 //! - [`report`]: one render function over the formats (human, JSON, Gradescope, GitHub
-//!   Classroom), one file each.
-//! - Front ends: [`harness`] (the rubric as `cargo test`) and [`cargo`] (building the crate
-//!   to grade); the CLI is `src/main.rs`.
+//!   Classroom, JUnit), one file each.
+//! - Front ends: [`harness`] (the rubric as `cargo test`), [`cargo`] (building the crate
+//!   to grade) and [`edition`] (the student edition, and grading a submission for marks);
+//!   the CLI is `src/main.rs`.
 
 pub mod cargo;
 pub mod contain;
 pub mod drive;
+pub mod edition;
 pub mod harness;
 pub mod learner;
 pub mod probe;

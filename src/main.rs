@@ -9,11 +9,14 @@
 //! workbook hint iterative                  # the next failing check's hint (again: where)
 //! workbook watch iterative                 # grade again on every save
 //! workbook reset iterative                 # the stub as shipped, your files kept aside
+//! workbook grade iterative --submission D  # for marks: only the student's files, from D
+//! workbook export DIR                      # the student edition, without the solutions
+//! workbook gradescope iterative DIR        # a Gradescope autograder for iterative
 //! ```
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -22,8 +25,9 @@ use serde_json::{json, Value};
 use workbook::cargo;
 use workbook::contain::server::Program;
 use workbook::contain::shepherd;
+use workbook::edition::{self, submission};
 use workbook::learner::{self, progress, stub};
-use workbook::report::{self, Format};
+use workbook::report::{self, Format, Report};
 use workbook::rubric::registry::{self as arch, Arch};
 use workbook::rubric::run;
 
@@ -66,6 +70,14 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Write the student edition into DIR: no solutions, a student README, classroom files.
+    Export { dir: PathBuf },
+    /// Write a Gradescope autograder for ARCH into DIR: zip DIR's contents and upload them.
+    Gradescope {
+        #[arg(value_parser = parse_arch)]
+        arch: String,
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -76,6 +88,10 @@ struct GradeArgs {
     /// Grade the reference solution instead of your exercise.
     #[arg(long, conflicts_with = "program")]
     solution: bool,
+    /// Grade a submission for marks: only the files a student writes for ARCH, from DIR,
+    /// built as an unprivileged user in a clean student edition; the rest is ignored.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["solution", "program"])]
+    submission: Option<PathBuf>,
     /// Only these checks (repeatable); every report names the command that re-runs one.
     #[arg(long = "check", value_name = "ID")]
     checks: Vec<String>,
@@ -122,6 +138,8 @@ fn main() -> ExitCode {
         Cmd::Reset { arch, yes } => reset(&find(&arch), yes),
         Cmd::Watch { arch } => watch(&find(&arch)),
         Cmd::Rubric { arch, format } => rubric(&find(&arch), format),
+        Cmd::Export { dir } => write_edition(&dir, None),
+        Cmd::Gradescope { arch, dir } => write_edition(&dir, Some(find(&arch))),
     }
 }
 
@@ -153,20 +171,54 @@ fn grade(args: &GradeArgs) -> ExitCode {
         }
     };
     let root = cargo::workspace_root();
-    let program = match Program::from_command(&args.program) {
-        Some(program) => program,
-        None => {
-            let package = if args.solution {
-                arch.solution_package()
-            } else {
-                arch.exercise_package()
-            };
-            match cargo::build(&root, &package) {
-                Ok(exe) => Program::new(exe),
-                Err(e) => {
-                    eprintln!("workbook: {e}");
-                    return ExitCode::from(2);
-                }
+    let seed = args.seed.unwrap_or_else(run::fresh_seed);
+    let replay = replay_command(args, seed);
+    // Kept until the grading ends: the scratch directory of a submission's build.
+    let mut _built = None;
+    let program = if let Some(dir) = &args.submission {
+        if !dir.is_dir() {
+            eprintln!("workbook: no such directory: {}", dir.display());
+            return ExitCode::from(2);
+        }
+        match submission::prepare(&root, &arch, dir) {
+            Ok(built) => {
+                built.notes.iter().for_each(|n| eprintln!("workbook: {n}"));
+                let program = Program::new(&built.exe);
+                _built = Some(built);
+                program
+            }
+            Err(submission::Trouble::Grader(e)) => {
+                eprintln!("workbook: {e}");
+                return ExitCode::from(2);
+            }
+            Err(submission::Trouble::NotBuilt(why)) => {
+                let shown = format!("the submission in {}", dir.display());
+                let report = Report::not_built(&arch, shown, &why, seed, &replay);
+                out(&report::render(
+                    &report,
+                    args.format,
+                    args.color == Color::Always,
+                ));
+                return ExitCode::FAILURE;
+            }
+        }
+    } else if let Some(program) = Program::from_command(&args.program) {
+        program
+    } else {
+        if args.solution && !edition::has_solutions(&root) {
+            eprintln!("workbook: {}", edition::no_solutions(&root));
+            return ExitCode::from(2);
+        }
+        let package = if args.solution {
+            arch.solution_package()
+        } else {
+            arch.exercise_package()
+        };
+        match cargo::build(&root, &package) {
+            Ok(exe) => Program::new(exe),
+            Err(e) => {
+                eprintln!("workbook: {e}");
+                return ExitCode::from(2);
             }
         }
     };
@@ -174,8 +226,6 @@ fn grade(args: &GradeArgs) -> ExitCode {
         eprintln!("workbook: no such program: {}", program.path.display());
         return ExitCode::from(2);
     }
-    let seed = args.seed.unwrap_or_else(run::fresh_seed);
-    let replay = replay_command(args, seed);
     let report = if args.format == Format::Human {
         // Row by row as the checks finish: a grading can take a minute.
         let color = match args.color {
@@ -183,7 +233,8 @@ fn grade(args: &GradeArgs) -> ExitCode {
             Color::Always => true,
             Color::Never => false,
         };
-        let mut printer = report::human::Printer::new(&arch.checks, color, &replay);
+        let mut printer = report::human::Printer::new(&arch.checks, color, &replay)
+            .walkthroughs(root.join(arch.walkthrough()).is_file());
         out(&printer.header(arch.name, &program.display()));
         let report = run::grade_each(&arch, &program, seed, &replay, |o| out(&printer.row(o)));
         out(&printer.footer(&report));
@@ -194,7 +245,8 @@ fn grade(args: &GradeArgs) -> ExitCode {
         report
     };
     // Progress counts whole gradings of the learner's own exercise only.
-    if !args.solution && args.program.is_empty() && args.checks.is_empty() {
+    let own = !args.solution && args.program.is_empty() && args.submission.is_none();
+    if own && args.checks.is_empty() {
         progress::record(&root, &report);
     }
     if report.full_marks() {
@@ -210,6 +262,9 @@ fn replay_command(args: &GradeArgs, seed: u64) -> String {
     if args.solution {
         command.push_str(" --solution");
     }
+    if let Some(dir) = &args.submission {
+        command.push_str(&format!(" --submission {}", dir.display()));
+    }
     command.push_str(" --check {check}");
     if !args.program.is_empty() {
         command.push_str(" --");
@@ -219,6 +274,20 @@ fn replay_command(args: &GradeArgs, seed: u64) -> String {
         }
     }
     command
+}
+
+/// `workbook export DIR`, or with an architecture `workbook gradescope ARCH DIR`.
+fn write_edition(dir: &Path, gradescope: Option<Arch>) -> ExitCode {
+    match edition::write(&cargo::workspace_root(), dir, gradescope.as_ref()) {
+        Ok(said) => {
+            out(&said);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("workbook: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn hint(arch: &Arch, check: Option<&str>) -> ExitCode {

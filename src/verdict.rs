@@ -32,6 +32,9 @@ pub enum Kind {
     Gated,
     /// The grader itself failed (it could not start a thread, say): not the learner's fault.
     Grader,
+    /// Not graded: the submission was refused (it reaches outside its crate) or did not
+    /// build, so there was no server to run.
+    NotBuilt,
 }
 
 /// Why a check failed: what was sent, what was expected and what came back.

@@ -239,3 +239,64 @@ fn one_check_can_be_run_again_and_an_unknown_one_is_refused() {
             "iterative has no check `no-such-check`",
         ));
 }
+
+/// JUnit XML, read back with an XML parser: one `<testcase>` per check, the counts in the
+/// suite's attributes agree with them, and only `half-close` has a `<failure>`, which says
+/// what its verdict says. The whole document is pinned by a snapshot.
+#[test]
+fn junit_xml_has_a_testcase_per_check() {
+    use quick_xml::events::Event;
+    use quick_xml::XmlVersion;
+
+    let (stdout, buggy) = grade_unflushed_at_eof(&["--format", "junit"]);
+    let text = String::from_utf8(stdout).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&text);
+    let (mut cases, mut failed, mut suite_tests, mut suite_failures) = (0, Vec::new(), 0, 0);
+    let mut case = String::new();
+    let attr = |e: &quick_xml::events::BytesStart, name: &str| -> String {
+        e.try_get_attribute(name)
+            .unwrap()
+            .map(|a| {
+                a.normalized_value(XmlVersion::Explicit1_0)
+                    .unwrap()
+                    .into_owned()
+            })
+            .unwrap_or_default()
+    };
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Start(e) | Event::Empty(e) => match e.name().0 {
+                "testsuite" => {
+                    suite_tests = attr(&e, "tests").parse().unwrap();
+                    suite_failures = attr(&e, "failures").parse().unwrap();
+                }
+                "testcase" => {
+                    cases += 1;
+                    case = attr(&e, "name");
+                    assert!(attr(&e, "classname").starts_with("iterative."), "{case}");
+                }
+                "failure" => failed.push((case.clone(), attr(&e, "message"))),
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    let checks = workbook::rubric::registry::find("iterative")
+        .unwrap()
+        .checks
+        .len();
+    assert_eq!((cases, suite_tests), (checks, checks));
+    assert_eq!(suite_failures, 1);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, "half-close");
+    assert!(failed[0].1.starts_with("sent "), "{failed:?}");
+
+    let path = buggy.to_string_lossy().into_owned();
+    insta::with_settings!({filters => vec![
+        (regex_escape(&path).as_str(), "[buggy-servers]"),
+        (r#"time="\d+\.\d+""#, r#"time="[seconds]""#),
+    ]}, {
+        insta::assert_snapshot!(text);
+    });
+}

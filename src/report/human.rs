@@ -21,6 +21,10 @@ pub struct Printer {
     todo: Option<String>,
     /// How to re-run one check (see [`Report::replay`]).
     replay: String,
+    /// Whether a row said the submission was not built: the rows after it only refer to it.
+    not_built: bool,
+    /// Whether this workbook has the walkthroughs (the student edition has none).
+    walkthroughs: bool,
 }
 
 impl Printer {
@@ -32,6 +36,17 @@ impl Printer {
             category: None,
             todo: None,
             replay: replay.to_string(),
+            not_built: false,
+            walkthroughs: true,
+        }
+    }
+
+    /// This printer, for a workbook that does (or, the student edition, does not) have the
+    /// walkthroughs the full-marks footer points to.
+    pub fn walkthroughs(self, shipped: bool) -> Printer {
+        Printer {
+            walkthroughs: shipped,
+            ..self
         }
     }
 
@@ -73,7 +88,13 @@ impl Printer {
         let same = |todo: &String| todo_place(todo) == todo_place(&o.message);
         if o.kind == Some(Kind::Todo) && self.todo.as_ref().is_some_and(same) {
             let _ = writeln!(out, "         stopped at the same todo!() as above");
+        } else if o.kind == Some(Kind::NotBuilt) && self.not_built {
+            let _ = writeln!(
+                out,
+                "         not graded: the submission was not built (see above)"
+            );
         } else if !o.passed {
+            self.not_built = o.kind == Some(Kind::NotBuilt);
             self.todo = (o.kind == Some(Kind::Todo)).then(|| o.message.clone());
             for line in failure_text(o, &self.replay).lines() {
                 let _ = writeln!(out, "         {line}");
@@ -101,12 +122,20 @@ impl Printer {
         }
         let total = format!("Score: {}/{}", report.score(), report.max_score());
         let total = if report.full_marks() {
-            let _ = writeln!(
-                out,
-                "\nEvery check passed: the walkthrough of the reference solution is yours to \
-                 read now, book/src/walkthroughs/{}.md",
-                report.arch
-            );
+            if self.walkthroughs {
+                let _ = writeln!(
+                    out,
+                    "\nEvery check passed: the walkthrough of the reference solution is yours \
+                     to read now, book/src/walkthroughs/{}.md",
+                    report.arch
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "\nEvery check passed. The walkthrough of the reference solution is not in \
+                     this student edition: your instructor hands it out."
+                );
+            }
             self.paint("1;32", &format!("{total}  full marks"))
         } else {
             self.paint("1", &total)

@@ -1,17 +1,19 @@
 //! The rubric, as people and classroom tools read it, behind one [`render`] function: a
 //! human table (colour only on a terminal, [`human`]), the workbook's JSON (schema in
 //! `book/src/grader.md`, [`json`]), Gradescope's `results.json` ([`gradescope`]), and the
-//! result GitHub Classroom's autograding reporter reads ([`classroom`]). Each machine format
-//! is a serde-derived struct of its own schema.
+//! result GitHub Classroom's autograding reporter reads ([`classroom`]), and JUnit XML for CI
+//! systems ([`junit`]). Each JSON format is a serde-derived struct of its own schema.
 
 mod classroom;
 mod gradescope;
 pub mod human;
 mod json;
+mod junit;
 
 use std::time::Duration;
 
 use crate::rubric::check::Check;
+use crate::rubric::registry::Arch;
 use crate::verdict::{Cause, Kind, Verdict};
 
 /// What one check concluded.
@@ -107,6 +109,34 @@ impl Report {
         self.outcomes.iter().all(|o| o.passed)
     }
 
+    /// The report on a submission that was not built (`why`: refused, or the compiler's
+    /// messages): every check of `arch` failed, unrun.
+    pub fn not_built(arch: &Arch, program: String, why: &str, seed: u64, replay: &str) -> Report {
+        let cause = Cause {
+            says: "the submission was not graded: fix what the verdict says, then submit again"
+                .to_string(),
+            see: None,
+            book: "grader.md#grading-a-submission",
+        };
+        let outcomes = arch
+            .checks
+            .iter()
+            .map(|&check| {
+                let verdict = Verdict::of(Kind::NotBuilt, why).because(Some(cause.clone()));
+                Outcome::of(check, Err(verdict), Duration::ZERO)
+            })
+            .collect();
+        Report {
+            arch: arch.name.to_string(),
+            program,
+            seed,
+            replay: replay.to_string(),
+            outcomes,
+            duration: Duration::ZERO,
+            servers: Vec::new(),
+        }
+    }
+
     /// The ids of the checks that failed.
     pub fn failed(&self) -> std::collections::BTreeSet<&'static str> {
         self.outcomes
@@ -128,6 +158,8 @@ pub enum Format {
     Gradescope,
     /// GitHub Classroom's runner result (base64-encode it as a step's `result`)
     Classroom,
+    /// JUnit XML, for CI systems
+    Junit,
 }
 
 /// `report` in `format`, ending with a newline. `color` adds ANSI colours to the human
@@ -141,6 +173,7 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
         Format::Json => pretty(serde_json::to_string_pretty(&json::of(report))),
         Format::Gradescope => pretty(serde_json::to_string_pretty(&gradescope::of(report))),
         Format::Classroom => pretty(serde_json::to_string(&classroom::of(report))),
+        Format::Junit => junit::render(report),
     }
 }
 
