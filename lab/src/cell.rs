@@ -22,6 +22,7 @@ use crate::classify::{classify, Class, Facts};
 use crate::connect::{self, Connect};
 use crate::env::{self, pin_current_thread, Placement};
 use crate::load::{self, Load, Shape};
+use crate::sample::Sampler;
 use crate::targets::Target;
 
 /// How a run measures each cell.
@@ -85,12 +86,23 @@ pub fn measure(target: &Target, n: usize, s: &Settings, bar: &ProgressBar) -> Re
         // Summed RSS counts a forked child's shared pages once per child (10,000 children
         // of ~600 KiB): a bound far above what they really hold, to catch only a runaway.
         max_rss_mib: 16 * 1024,
+        // The shepherd reads /proc for every process of the tree each time it checks the
+        // caps: every 25 ms would cost 10,000 forked children most of a CPU.
+        tick_ms: 1_000,
         ..Limits::default()
     };
     pin_current_thread(s.placement.server, s.cpus)?;
     let started = Server::start(&target.program, &limits);
     pin_current_thread(s.placement.client, s.cpus)?;
     let server = started.map_err(|v| format!("could not start: {}", v.message))?;
+    // The shepherd (started on the server's CPU, so that the server inherits it) moves to
+    // the client's: what it spends is then not taken from the server being measured.
+    if let Some(cpu) = s.placement.client {
+        let mut set = nix::sched::CpuSet::new();
+        let _ = set.set(cpu);
+        let _ =
+            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(server.shepherd_pid()), &set);
+    }
 
     let pss_before = settled_pss(&server);
     let kernel_before = env::kernel_kib();
@@ -101,50 +113,54 @@ pub fn measure(target: &Target, n: usize, s: &Settings, bar: &ProgressBar) -> Re
     let local = tokio::task::LocalSet::new();
     let window = Duration::from_secs_f64(s.window_secs);
     let warmup = Duration::from_secs_f64(s.warmup_secs);
-    let cpu = || server.cpu_ns();
 
-    let (connect, memory, tree, closed, open) = local.block_on(&runtime, async {
-        bar.set_length(n as u64);
-        bar.set_message("connecting");
-        let opened = connect::open(server.addr(), n, s.connect_rate, bar).await;
-        let established = opened.report.established.max(1) as f64;
-        let pss_after = settled_pss(&server);
-        let memory = Memory {
-            pss_before_kib: pss_before,
-            pss_after_kib: pss_after,
-            user: pss_after.saturating_sub(pss_before) as f64 * 1024.0 / established,
-            kernel: env::kernel_kib().saturating_sub(kernel_before) as f64 * 1024.0 / established,
-        };
-        let tree = server.tree();
-        let alive: Vec<_> = tree.iter().filter(|p| !p.is_zombie()).collect();
-        let tree = (
-            alive.len(),
-            alive.iter().map(|p| p.threads).sum::<usize>(),
-            server.fds().unwrap_or(0),
-        );
-        let mut streams = opened.served;
-        let mut closed = None;
-        let mut open = Vec::new();
-        if !streams.is_empty() {
-            bar.set_message("closed loop");
-            let (kept, load) = load::run(streams, Shape::Closed, warmup, window, &cpu).await;
-            (streams, closed) = (kept, Some(load));
-            for &rate in &s.rates {
-                // Every connection failed or got stuck: nothing is left to load.
-                if streams.is_empty() {
-                    break;
+    let measured = std::thread::scope(|scope| {
+        let cpu = Sampler::spawn(scope, || server.cpu_ns());
+        local.block_on(&runtime, async {
+            bar.set_length(n as u64);
+            bar.set_message("connecting");
+            let opened = connect::open(server.addr(), n, s.connect_rate, bar).await;
+            let established = opened.report.established.max(1) as f64;
+            let pss_after = settled_pss(&server);
+            let memory = Memory {
+                pss_before_kib: pss_before,
+                pss_after_kib: pss_after,
+                user: pss_after.saturating_sub(pss_before) as f64 * 1024.0 / established,
+                kernel: env::kernel_kib().saturating_sub(kernel_before) as f64 * 1024.0
+                    / established,
+            };
+            let tree = server.tree();
+            let alive: Vec<_> = tree.iter().filter(|p| !p.is_zombie()).collect();
+            let tree = (
+                alive.len(),
+                alive.iter().map(|p| p.threads).sum::<usize>(),
+                server.fds().unwrap_or(0),
+            );
+            let mut streams = opened.served;
+            let mut closed = None;
+            let mut open = Vec::new();
+            if !streams.is_empty() {
+                bar.set_message("closed loop");
+                let (kept, load) = load::run(streams, Shape::Closed, warmup, window, &cpu).await;
+                (streams, closed) = (kept, Some(load));
+                for &rate in &s.rates {
+                    // Every connection failed or got stuck: nothing is left to load.
+                    if streams.is_empty() {
+                        break;
+                    }
+                    bar.set_message(format!("open loop at {rate}/s"));
+                    let (kept, load) =
+                        load::run(streams, Shape::Open(rate), warmup, window, &cpu).await;
+                    streams = kept;
+                    open.push(load);
                 }
-                bar.set_message(format!("open loop at {rate}/s"));
-                let (kept, load) =
-                    load::run(streams, Shape::Open(rate), warmup, window, &cpu).await;
-                streams = kept;
-                open.push(load);
             }
-        }
-        // Held open until every load has run: the server had all n the whole time.
-        drop(opened.unserved);
-        (opened.report, memory, tree, closed, open)
+            // Held open until every load has run: the server had all n the whole time.
+            drop(opened.unserved);
+            (opened.report, memory, tree, closed, open)
+        })
     });
+    let (connect, memory, tree, closed, open) = measured;
     let exit = server.exit().map(|exit| {
         let tail = server.stderr_tail();
         let last = tail

@@ -101,32 +101,36 @@ pub fn classify(f: &Facts) -> (Class, String) {
             ),
         );
     }
-    if let Some(l) = f.closed.filter(|l| l.starved + l.stuck > 0) {
+    if let Some(l) = f.closed.filter(|l| l.starved > 0) {
         return (
             Class::Starved,
             format!(
                 "{} of {} connections had no echo in the closed loop's window",
-                thousands((l.starved + l.stuck) as u64),
+                thousands(l.starved as u64),
                 thousands(l.connections as u64)
             ),
         );
     }
-    for l in f.open {
-        let rate = thousands(l.rate.unwrap_or(0.0) as u64);
+    for l in f.closed.into_iter().chain(f.open) {
+        let load = l.rate.map_or("in the closed loop".into(), |r| {
+            format!("at {}/s", thousands(r as u64))
+        });
         if l.stuck > 0 {
             return (
                 Class::Degraded,
                 format!(
-                    "at {rate}/s, {} requests unanswered after the window",
+                    "{load}, {} requests still unanswered 2 s after the window",
                     l.stuck
                 ),
             );
         }
-        if l.latency.p99 > f.p99_bound_us {
+        // A closed loop's latency grows with its connections whatever the server does
+        // (Little's law): only the open loop's is held to the bound.
+        if l.rate.is_some() && l.latency.p99 > f.p99_bound_us {
             return (
                 Class::Degraded,
                 format!(
-                    "at {rate}/s, p99 {} (bound {})",
+                    "{load}, p99 {} (bound {})",
                     micros(l.latency.p99),
                     micros(f.p99_bound_us)
                 ),

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::sample::{self, Sampler};
 use crate::stats::{self, Latency};
 
 /// Every request is one line of this many bytes, its `\n` included.
@@ -88,14 +89,14 @@ struct Shared {
     uncorrected: RefCell<Histogram<u64>>,
 }
 
-/// Runs `shape` on `streams` for `warmup` then `window`; `server_cpu` reads the server's
-/// CPU time (ns). Returns the connections that are still usable, and the figures.
+/// Runs `shape` on `streams` for `warmup` then `window`; `sampler` reads the server's CPU
+/// time. Returns the connections that are still usable, and the figures.
 pub async fn run(
     streams: Vec<TcpStream>,
     shape: Shape,
     warmup: Duration,
     window: Duration,
-    server_cpu: &dyn Fn() -> u64,
+    sampler: &Sampler,
 ) -> (Vec<TcpStream>, Load) {
     let n = streams.len();
     let start = Instant::now();
@@ -120,9 +121,12 @@ pub async fn run(
         })
         .collect();
     tokio::time::sleep_until(shared.from.into()).await;
-    let (cpu0, client0) = (server_cpu(), client_cpu_ns());
-    tokio::time::sleep_until(shared.to.into()).await;
-    let (cpu1, client1) = (server_cpu(), client_cpu_ns());
+    let client0 = client_cpu_ns();
+    let first = sampler.sample().await;
+    // Asked for early by half a reading, so that it is dated at the window's end.
+    tokio::time::sleep_until((shared.to - first.took / 2).into()).await;
+    let last = sampler.sample().await;
+    let client1 = client_cpu_ns();
     let echoes_in_window: u64 = slots.iter().map(|s| s.echoes.get()).sum();
     let starved = slots.iter().filter(|s| s.echoes.get() == 0).count();
 
@@ -145,7 +149,7 @@ pub async fn run(
         }
     }
     let secs = window.as_secs_f64();
-    let server_ns = cpu1.saturating_sub(cpu0);
+    let server_cpu = sample::share(first, last);
     let load = Load {
         rate: rate_or_none(shape),
         connections: n,
@@ -155,9 +159,9 @@ pub async fn run(
         uncorrected: rate_or_none(shape).map(|_| Latency::of(&shared.uncorrected.borrow())),
         starved,
         stuck,
-        server_cpu: server_ns as f64 / 1e9 / secs,
+        server_cpu,
         client_cpu: client1.saturating_sub(client0) as f64 / 1e9 / secs,
-        cpu_per_echo_us: server_ns as f64 / 1e3 / echoes_in_window.max(1) as f64,
+        cpu_per_echo_us: server_cpu * secs * 1e6 / echoes_in_window.max(1) as f64,
     };
     (survivors, load)
 }

@@ -31,6 +31,7 @@ mod env;
 mod floor;
 mod load;
 mod report;
+mod sample;
 mod serve;
 mod stats;
 mod targets;
