@@ -34,7 +34,10 @@ pub fn memory(d: &Drill) -> String {
     let bottom = t + rows.len() as f64 * (bar + 12.0) + 10.0;
     let mut svg = open(
         "Memory per connection",
-        "the server's own (PSS, every process) and the kernel's (slab, stacks, page tables; both ends' sockets)",
+        &subtitle(
+            d,
+            "the server's own (PSS, every process) and the kernel's (slab, stacks, page tables)",
+        ),
         (bottom + 60.0).round(),
     );
     for (v, label) in &ticks {

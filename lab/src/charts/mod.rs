@@ -200,7 +200,7 @@ fn subtitle(d: &Drill, what: &str) -> String {
         String::new()
     };
     format!(
-        "{what}; {} CPUs, {}{work}",
+        "{what}\n{} CPUs, {}{work}",
         d.env.cpus,
         d.env.placement.describe()
     )

@@ -28,8 +28,16 @@ pub fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The SVG's start, `height` tall: the panel, a title and a subtitle.
+/// The SVG's start, `height` tall: the panel, a title and a subtitle. A second line of the
+/// subtitle (after a `\n`) goes to the bottom right corner, in small print.
 pub fn open(title: &str, subtitle: &str, height: f64) -> String {
+    let (subtitle, footer) = subtitle.split_once('\n').unwrap_or((subtitle, ""));
+    let footer = format!(
+        "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\" font-size=\"11\" fill=\"#444444\">{}</text>\n",
+        W - 14.0,
+        height - 10.0,
+        esc(footer)
+    );
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {height}\" width=\"{W}\" height=\"{height}\" \
          font-family=\"sans-serif\" font-size=\"13\" role=\"img\" aria-label=\"{t}\">\n\
@@ -40,7 +48,7 @@ pub fn open(title: &str, subtitle: &str, height: f64) -> String {
         h = height - 1.0,
         t = esc(title),
         s = esc(subtitle),
-    )
+    ) + &footer
 }
 
 pub fn text(svg: &mut String, x: f64, y: f64, anchor: &str, s: &str) {
