@@ -131,7 +131,11 @@ pub fn overview(d: &Drill) -> String {
         let _ = writeln!(
             head,
             " {} | {} + {} kernel |",
-            closed.map_or("–".into(), |l| format!("{:.1} µs", l.cpu_per_echo_us)),
+            // 0 when the server's CPU could not be read (a tree of 10,000 processes that
+            // changed while it was read): no figure, rather than a wrong one.
+            closed
+                .filter(|l| l.cpu_per_echo_us > 0.0)
+                .map_or("–".into(), |l| format!("{:.1} µs", l.cpu_per_echo_us)),
             bytes(c.memory.user),
             bytes(c.memory.kernel),
         );
