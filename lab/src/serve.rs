@@ -1,6 +1,11 @@
-//! The servers the lab measures, run as real processes: the lab starts itself again as
-//! `lab __lab-serve NAME [--workers N] ADDR`, so one release build holds every reference solution and the
-//! tokio reference, all built with the same compiler settings.
+//! The yardsticks: tokio echo servers the lab runs beside the workbook's own, as real
+//! processes. The lab starts itself again as `lab __lab-serve NAME [OPTIONS] ADDR`, so they
+//! are built with the same compiler settings as the lab, and they start as every workbook
+//! server does (`workbook_kit::start`: backlog 4,096, the announce line, `--work`).
+//!
+//! The workbook's architectures are not here: the lab builds each registered
+//! `solution-ARCH` and runs its binary (`targets.rs`), so a new architecture is measured as
+//! soon as it is in the registry.
 
 use std::io;
 use std::net::TcpListener;
@@ -11,56 +16,28 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 /// The first argument that makes the lab a server instead.
 pub const ARG: &str = "__lab-serve";
 
-/// The servers the lab knows by name. The iterative server is not among them: it serves one
-/// connection at a time, so 1,000 connections would measure only its queue. `tokio` is the
-/// yardstick for one loop, `tokio-mt` (as many workers as `--workers`) for several.
-pub const NAMES: &[&str] = &[
-    "forking",
-    "threaded",
-    "epoll",
-    "prefork",
-    "thread-pool",
-    "multi-reactor",
-    "async",
-    "tokio",
-    "tokio-mt",
+/// The yardsticks by name: a single-threaded reactor, and a multi-threaded one.
+pub const YARDSTICKS: &[(&str, &str)] = &[
+    ("tokio", "tokio current_thread"),
+    ("tokio-multi", "tokio multi_thread, 2 workers"),
 ];
 
-/// The servers whose pool's size is theirs to choose (`--workers`): the lab gives them a
-/// worker for every connection it will hold open at once, since a worker serves one
-/// connection at a time and the others would wait for it.
-pub const POOLS: &[&str] = &["prefork", "thread-pool"];
+/// The worker threads of `tokio-multi`: one per core of the machine the workbook is measured
+/// on. Pinned to one CPU, as the lab pins every server, they share it.
+const MULTI_WORKERS: usize = 2;
 
-/// Serves as the server named in the arguments, if the lab was started as one.
+/// Serves as the yardstick named in the arguments, if the lab was started as one.
 pub fn run_if_requested() -> Option<ExitCode> {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) != Some(ARG) {
         return None;
     }
-    let name = args.get(2).map(String::as_str).unwrap_or_default();
-    // The address comes after `__lab-serve NAME`.
-    workbook_kit::options_after(2);
-    let served = match name {
-        "multi-reactor" => workbook_kit::start_with(|options| {
-            solution_multi_reactor::listeners(options.addr, options.workers)
-        })
-        .and_then(|(listeners, _)| solution_multi_reactor::serve(listeners)),
-        "tokio-mt" => workbook_kit::start().and_then(|(listener, options)| {
-            let mut runtime = tokio::runtime::Builder::new_multi_thread();
-            runtime.worker_threads(options.workers);
-            tokio_echo(listener, runtime)
-        }),
-        _ => workbook_kit::start().and_then(|(listener, options)| match name {
-            "forking" => solution_forking::serve(listener),
-            "threaded" => solution_threaded::serve(listener),
-            "epoll" => solution_epoll::serve(listener),
-            "prefork" => solution_prefork::serve(listener, options.workers),
-            "thread-pool" => solution_thread_pool::serve(listener, options.workers),
-            "async" => solution_async::serve(listener, options),
-            "tokio" => tokio_echo(listener, tokio::runtime::Builder::new_current_thread()),
-            _ => Err(io::Error::other(format!("no server called {name:?}"))),
-        }),
-    };
+    let name = args.get(2).cloned().unwrap_or_default();
+    let served = workbook_kit::listen().and_then(|listener| match name.as_str() {
+        "tokio" => tokio_echo(listener, None),
+        "tokio-multi" => tokio_echo(listener, Some(MULTI_WORKERS)),
+        _ => Err(io::Error::other(format!("no yardstick called {name:?}"))),
+    });
     Some(match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -70,13 +47,21 @@ pub fn run_if_requested() -> Option<ExitCode> {
     })
 }
 
-/// The reference: a line echo on a tokio runtime (`current_thread`, or `multi_thread` with
-/// its workers), written as tokio's own examples write one (a 4 KiB `BufReader` per
-/// connection, a task each). It has no line limit and no backpressure: it is a yardstick for
-/// speed and memory, not a contract-complete server.
-fn tokio_echo(listener: TcpListener, mut runtime: tokio::runtime::Builder) -> io::Result<()> {
+/// A line echo on tokio, written as tokio's own examples write one (a 4 KiB `BufReader`
+/// per connection), on `current_thread` or on `multi_thread` with `workers` threads. It has
+/// no line limit and no backpressure: a yardstick for speed and memory, not a
+/// contract-complete server. It honours `--work` as the solutions do.
+fn tokio_echo(listener: TcpListener, workers: Option<usize>) -> io::Result<()> {
     listener.set_nonblocking(true)?;
-    let runtime = runtime.enable_io().build()?;
+    let mut builder = match workers {
+        None => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+    };
+    let runtime = builder.enable_all().build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         loop {
@@ -84,7 +69,12 @@ fn tokio_echo(listener: TcpListener, mut runtime: tokio::runtime::Builder) -> io
                 Ok((stream, _)) => {
                     tokio::spawn(echo(stream));
                 }
-                Err(e) => eprintln!("accept failed: {e}"),
+                Err(e) => {
+                    eprintln!("accept failed: {e}");
+                    if workbook_kit::out_of_descriptors(&e) {
+                        tokio::time::sleep(workbook_kit::OUT_OF_DESCRIPTORS_PAUSE).await;
+                    }
+                }
             }
         }
     })
@@ -99,6 +89,7 @@ async fn echo(stream: tokio::net::TcpStream) {
         match reader.read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {
+                workbook_kit::work(&line);
                 if writer.write_all(&line).await.is_err() {
                     return;
                 }

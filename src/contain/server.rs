@@ -239,6 +239,11 @@ impl Server {
         self.pid
     }
 
+    /// The shepherd's pid (the lab moves it off the CPU that the server is measured on).
+    pub fn shepherd_pid(&self) -> i32 {
+        self.shepherd_pid
+    }
+
     /// Everything the server started, as `/proc` shows it now: every process below its
     /// shepherd, zombies included, but the namespace's init (the grader's, not the
     /// server's). Not only the main process's descendants: a process cloned with
