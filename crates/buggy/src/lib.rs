@@ -24,10 +24,10 @@ mod epoll;
 mod forking;
 mod hostile;
 mod integrity;
+mod multi_reactor;
+mod offload;
 mod prefork;
 mod thread_pool;
-mod offload;
-mod multi_reactor;
 mod threaded;
 
 use std::io;

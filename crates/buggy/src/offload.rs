@@ -105,7 +105,10 @@ fn serve(flaw: Flaw) -> io::Result<()> {
     let pool = Pool::start(options.workers)?;
     let mut server = Server::new(listener)?;
     let mut side = Side::new(flaw, options)?;
-    let wake = side.own.as_ref().map_or(pool.wake(), |(_, _, wake)| &**wake);
+    let wake = side
+        .own
+        .as_ref()
+        .map_or(pool.wake(), |(_, _, wake)| &**wake);
     server
         .epoll()
         .add(wake, EpollEvent::new(EpollFlags::EPOLLIN, WAKE))?;

@@ -105,10 +105,7 @@ impl Server {
     ///
     /// Graded by: every check, since nothing is served without the loop; above all
     /// `single-thread`, `thousand-clients`, `accept-burst`, `emfile`, `too-long`.
-    pub fn run(
-        &mut self,
-        on_event: impl FnMut(&mut Server, u64, EpollFlags),
-    ) -> io::Result<()> {
+    pub fn run(&mut self, on_event: impl FnMut(&mut Server, u64, EpollFlags)) -> io::Result<()> {
         // TODO: loop: wait for events (timeout: the deadlines', and wait again on EINTR).
         // The listener: accept until WouldBlock, registering each with `Connection::new`
         // under the next token; when `out_of_descriptors`, call `refuse_one`. Any other

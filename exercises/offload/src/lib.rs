@@ -27,9 +27,9 @@ pub use pool::{Job, Pool};
 use std::io;
 use std::net::TcpListener;
 
+use exercise_epoll::Server;
 #[allow(unused_imports)] // yours to use
 use nix::sys::epoll::{EpollEvent, EpollFlags};
-use exercise_epoll::Server;
 
 /// The eventfd's token in the epoll set. Connections count up from 1 and never reach it.
 pub const WAKE: u64 = u64::MAX;

@@ -22,8 +22,8 @@ pub(crate) use limits::idle_memory;
 pub use limits::{CLOSED_PEERS, EMFILE, IDLE_MEMORY};
 pub use reads::PARTIAL_READS;
 pub(crate) use reads::{collect, difference};
-pub(crate) use writes::keep_asking;
 pub(crate) use writes::backpressure;
+pub(crate) use writes::keep_asking;
 pub use writes::{BACKPRESSURE, PARTIAL_WRITES};
 
 use std::thread;
