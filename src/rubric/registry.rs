@@ -155,7 +155,8 @@ pub fn all() -> Vec<Arch> {
             "Multi-reactor: an event loop per core",
             &checks::multi_reactor::LOOPS,
             checks::multi_reactor::rubric(),
-        ),
+        )
+        .builds_on("epoll"),
         Arch::new(
             "async",
             "Async: a task per connection, M tasks on N threads",

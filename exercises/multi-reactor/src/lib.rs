@@ -1,9 +1,10 @@
 //! Exercise: the multi-reactor server. Book: `book/src/multi-reactor.md`.
 //!
 //! N event loops, one per `--workers` (4 by default), each on a thread of its own, each with
-//! its own listening socket, epoll instance and connections. The loop itself is the epoll
-//! server's, and it is given: `solution_epoll::serve(listener)` runs one loop on one listener
-//! until it fails (its walkthrough, `book/src/walkthroughs/epoll.md`, goes through it). Write:
+//! its own listening socket, epoll instance and connections. The loop itself is your epoll
+//! server's: `exercise_epoll::serve(listener)` runs one loop on one listener until it fails,
+//! so finish `exercises/epoll` first (its idle connections must cost under 1 KiB each, since
+//! `idle-memory` here holds the loops to that). Write:
 //! - [`listeners`]: one listener per loop, all on one port, with `SO_REUSEPORT`;
 //! - [`serve`]: a thread per listener running the loop, and what to do when one ends.
 //!
@@ -42,7 +43,7 @@ pub fn listeners(addr: SocketAddr, loops: usize) -> io::Result<Vec<TcpListener>>
 /// `busy-loop`, `emfile`.
 pub fn serve(listeners: Vec<TcpListener>) -> io::Result<()> {
     // TODO: for each listener, start a thread (`std::thread::Builder`, named `loop-0`,
-    // `loop-1`, ...: the names show in `top -H`) that runs `solution_epoll::serve(listener)`.
+    // `loop-1`, ...: the names show in `top -H`) that runs `exercise_epoll::serve(listener)`.
     // Book: "One loop per core".
     // TODO: a loop returns only if it fails. Then end the server with that error (say which
     // loop it was), rather than run on with fewer loops than asked: wait for the first loop
