@@ -373,15 +373,17 @@ pub fn open_fds(pid: i32) -> Option<usize> {
 }
 
 /// CPU time `pid` has used, in nanoseconds: the sum over its threads of the time each
-/// has run (`/proc/PID/task/TID/schedstat`).
+/// has run (`/proc/PID/task/TID/schedstat`), or, if more, the process's own count
+/// ([`process_cpu_ms`]), which is coarse but keeps the time of threads that have ended (a
+/// server that starts a thread per job would otherwise seem to do no work).
 pub fn cpu_ns(pid: i32) -> Option<u64> {
     let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    Some(
-        tasks
-            .flatten()
-            .filter_map(|task| schedstat_ns(&task.path()))
-            .sum(),
-    )
+    let live: u64 = tasks
+        .flatten()
+        .filter_map(|task| schedstat_ns(&task.path()))
+        .sum();
+    let all = process_cpu_ms(pid).unwrap_or(0) * 1_000_000;
+    Some(live.max(all))
 }
 
 /// CPU time `pid` has used, in milliseconds, counting its threads that have ended too

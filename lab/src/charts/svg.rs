@@ -41,6 +41,7 @@ pub fn open(title: &str, subtitle: &str, height: f64) -> String {
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {height}\" width=\"{W}\" height=\"{height}\" \
          font-family=\"sans-serif\" font-size=\"13\" role=\"img\" aria-label=\"{t}\">\n\
+         <title>{t}</title>\n<desc>{s}</desc>\n\
          <rect x=\"0.5\" y=\"0.5\" width=\"{w}\" height=\"{h}\" rx=\"8\" fill=\"#ffffff\" stroke=\"#9a9a9a\"/>\n\
          <text x=\"20\" y=\"28\" font-size=\"16\" font-weight=\"bold\" fill=\"{INK}\">{t}</text>\n\
          <text x=\"20\" y=\"47\" fill=\"#444444\">{s}</text>\n",

@@ -151,6 +151,8 @@ pub static FAIR_SHARE: Check = Check {
         let share = CLIENTS / all.len().max(1);
         let (low, high) = (share * 2 / 3, share * 4 / 3);
         let unfair = held.is_empty() || held.iter().any(|&h| h < low || h > high);
+        // Largest first: which loop is which says nothing.
+        held.sort_unstable_by(|a, b| b.cmp(a));
         ensure!(
             !unfair,
             "1,000 clients connected one after another to the server started with `--workers \
