@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let name = std::env::args().nth(1).unwrap_or_default();
-    // The server's options and address come after its name.
-    workbook_kit::options_after(1);
+    // Its name is an argument of the program's own: the kit takes the last plain argument
+    // as the address (contract: "Starting").
     match buggy_servers::find(&name) {
         Some(bug) => match (bug.run)() {
             Ok(()) => ExitCode::SUCCESS,

@@ -15,7 +15,7 @@ pub mod event_loop;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use nix::sys::time::TimeSpec;
@@ -136,8 +136,7 @@ pub fn start() -> io::Result<(TcpListener, Options)> {
 pub fn start_with(
     bind: impl FnOnce(&Options) -> io::Result<Vec<TcpListener>>,
 ) -> io::Result<(Vec<TcpListener>, Options)> {
-    let skip = 1 + ARGS_BEFORE_OPTIONS.load(Ordering::Relaxed);
-    let options = Options::parse(std::env::args().skip(skip)).unwrap_or_else(|e| {
+    let options = Options::parse(std::env::args().skip(1)).unwrap_or_else(|e| {
         eprintln!("error: {e}");
         std::process::exit(2)
     });
@@ -157,16 +156,6 @@ pub fn start_with(
 /// ignored, `--work` is still honoured by [`work`]).
 pub fn listen() -> io::Result<TcpListener> {
     start().map(|(listener, _)| listener)
-}
-
-/// Arguments between the program's name and the options: see [`options_after`].
-static ARGS_BEFORE_OPTIONS: AtomicUsize = AtomicUsize::new(0);
-
-/// For a program that holds several servers and is told which to run by its first `n`
-/// arguments (the lab's `__lab-serve NAME`, the buggy corpus's `NAME`): [`start`] then reads
-/// the options and the address after them.
-pub fn options_after(n: usize) {
-    ARGS_BEFORE_OPTIONS.store(n, Ordering::Relaxed);
 }
 
 /// The `--work` of this run, in nanoseconds: set once by [`start`], read by [`work`].
