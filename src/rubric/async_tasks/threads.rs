@@ -6,7 +6,7 @@ use crate::drive::client::Client;
 use crate::ensure;
 use crate::probe::procfs;
 use crate::rubric::check::{Category, Check};
-use crate::rubric::epoll::greeted;
+use crate::rubric::epoll::greet_into;
 use crate::verdict::{Cause, Outcome};
 
 /// The workers the gate asks for. Not a usual number of CPUs, so that a runtime sized by
@@ -40,10 +40,10 @@ pub static RUNTIME_THREADS: Check = Check {
         let mut clients = Vec::with_capacity(CLIENTS);
         for start in (2..=CLIENTS).step_by(EVERY) {
             let last = (start + EVERY - 1).min(CLIENTS);
-            // Every client echoes a line before the next connects, and stays connected, idle.
-            let more = greeted(&server, start, last, start - 1)
+            // Every client echoes a line before the next connects, and stays connected, idle
+            // (while the cause is looked for too: a blocked read ends when its client goes).
+            greet_into(&mut clients, &server, start, last, start - 1)
                 .map_err(|v| v.because(blocking_reads(&server)))?;
-            clients.extend(more);
             within_bounds(&server, &format!("with {last} clients connected"))?;
         }
         first
@@ -100,8 +100,9 @@ fn blocking_reads(server: &Server) -> Option<Cause> {
         says: format!(
             "{blocked} of the server's threads {} blocked in a read on a client's socket: a \
              task that makes a blocking call (a std::net read) holds its worker thread for as \
-             long as its client says nothing, and once all {WORKERS} workers are held no task \
-             runs, the accept loop's neither; read with tokio's TcpStream and `.await`",
+             long as its client says nothing, and once all {WORKERS} workers are held no other \
+             task runs: new clients are accepted but never served; read with tokio's \
+             TcpStream and `.await`",
             if blocked == 1 { "was" } else { "were" }
         ),
         see: None,

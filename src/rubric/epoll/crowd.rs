@@ -12,7 +12,7 @@ use crate::fail;
 use crate::rubric::check::{Category, Check};
 use crate::rubric::common;
 use crate::rubric::diagnose::Explained;
-use crate::verdict::Verdict;
+use crate::verdict::{Outcome, Verdict};
 
 pub static SINGLE_THREAD: Check = Check {
     id: "single-thread",
@@ -98,6 +98,19 @@ pub(crate) fn greeted(
     already: usize,
 ) -> Result<Vec<Client>, Verdict> {
     let mut clients = Vec::with_capacity(last + 1 - first);
+    greet_into(&mut clients, server, first, last, already)?;
+    Ok(clients)
+}
+
+/// [`greeted`], adding the clients to `clients` as they connect: when one fails, the others
+/// are still connected, so that what the server is doing with them can still be seen.
+pub(crate) fn greet_into(
+    clients: &mut Vec<Client>,
+    server: &Server,
+    first: usize,
+    last: usize,
+    already: usize,
+) -> Outcome {
     for i in first..=last {
         let mut client = Client::connect_with(server.addr(), None, &format!("client {i}"))?;
         let others = already + i - first;
@@ -106,7 +119,7 @@ pub(crate) fn greeted(
             .map_err(|v| v.context(format!("with {others} other clients connected")))?;
         clients.push(client);
     }
-    Ok(clients)
+    Ok(())
 }
 
 pub static ACCEPT_BURST: Check = Check {

@@ -16,7 +16,7 @@ pub mod loops;
 mod reads;
 mod writes;
 
-pub(crate) use crowd::greeted;
+pub(crate) use crowd::{greet_into, greeted};
 pub use crowd::{ACCEPT_BURST, SINGLE_THREAD, THOUSAND_CLIENTS};
 pub(crate) use limits::idle_memory;
 pub use limits::{CLOSED_PEERS, EMFILE, IDLE_MEMORY};
