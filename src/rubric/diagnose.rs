@@ -58,22 +58,31 @@ impl<T> Explained for Result<T, Verdict> {
 /// loop that stopped reading for backpressure has output queued.
 pub fn unread_input(server: &Server) -> Option<Cause> {
     let port = server.addr().port();
-    let look = || -> Option<Vec<End>> {
-        if !asleep_in_epoll_wait(server.pid()) {
-            return None;
-        }
-        let mut stuck: Vec<End> = Table::read()
-            .ends(port)
-            .into_iter()
-            .filter(|e| e.unread > 0 && e.unsent == 0)
-            .collect();
-        stuck.sort_by_key(|e| e.inode);
-        (!stuck.is_empty()).then_some(stuck)
-    };
-    let first = look()?;
-    // Waiting for a change, with a deadline: any change (a read, new input, a wakeup) means
-    // the server is not stalled.
-    let changed = poll(STALL, || (look().as_ref() != Some(&first)).then_some(()));
+    let asleep = || asleep_in_epoll_wait(server.pid());
+    if !asleep() {
+        return None;
+    }
+    let mut first: Vec<End> = Table::read()
+        .ends(port)
+        .into_iter()
+        .filter(|e| e.unread > 0 && e.unsent == 0)
+        .collect();
+    first.sort_by_key(|e| e.inode);
+    first.dedup_by_key(|e| e.inode);
+    if first.is_empty() {
+        return None;
+    }
+    // Waiting for a change, with a deadline: any change to those connections (a read, new
+    // input, output) or a wakeup means the server is not stalled. A connection missing from
+    // one reading of /proc/net/tcp is not a change: the kernel lists the table a page at a
+    // time, and while other sockets come and go, one reading may skip an entry.
+    let changed = poll(STALL, || {
+        let now = Table::read().ends(port);
+        let moved = first
+            .iter()
+            .any(|f| now.iter().any(|e| e.inode == f.inode && e != f));
+        (moved || !asleep()).then_some(())
+    });
     if changed.is_some() {
         return None;
     }
