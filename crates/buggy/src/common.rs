@@ -4,8 +4,11 @@
 use std::borrow::Cow;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use workbook_kit::{MAX_LINE, TOO_LONG};
 
 use solution_iterative::handle_connection;
@@ -14,6 +17,27 @@ use crate::Bug;
 use crate::Fails::Exactly;
 
 pub const BUGS: &[Bug] = &[
+    Bug {
+        name: "turns-away-queued",
+        about: "between two lines of its client, takes any newcomer off the listener and closes it",
+        arch: "iterative",
+        fails: Exactly(&["queued-client"]),
+        says: "client 2 connected while client 1 was served",
+        alone: false,
+        run: || {
+            let listener = workbook_kit::listen()?;
+            LISTENER
+                .set(listener.try_clone()?)
+                .map_err(|_| io::Error::other("listener already set"))?;
+            serve_listener(listener, |stream| {
+                Lines {
+                    turns_away: true,
+                    ..LINES
+                }
+                .serve(stream)
+            })
+        },
+    },
     Bug {
         name: "byte-echo",
         about: "echoes whatever each read returns, without waiting for the newline",
@@ -384,6 +408,25 @@ struct Lines {
     answer: fn(&[u8]) -> Cow<'_, [u8]>,
     /// How many lines are answered before the server hangs up.
     quota: usize,
+    /// Before each echo, whether to close whoever is waiting on [`LISTENER`].
+    turns_away: bool,
+}
+
+/// The listener of `turns-away-queued`, for its connections' loop to look at.
+static LISTENER: OnceLock<TcpListener> = OnceLock::new();
+
+/// The bug of `turns-away-queued`: "busy, come back later", said by closing every connection
+/// that waits in the backlog while a client is being served (which the client in the middle
+/// of sending proves it is).
+fn turn_away_newcomers() -> io::Result<()> {
+    let Some(listener) = LISTENER.get() else {
+        return Ok(());
+    };
+    let mut waiting = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+    while poll(&mut waiting, PollTimeout::ZERO).map_err(io::Error::from)? > 0 {
+        drop(listener.accept()?);
+    }
+    Ok(())
 }
 
 /// The reference's parts.
@@ -392,6 +435,7 @@ const LINES: Lines = Lines {
     refuses: |line| line.len() == MAX_LINE && !line.ends_with(b"\n"),
     answer: |line| Cow::Borrowed(line),
     quota: usize::MAX,
+    turns_away: false,
 };
 
 impl Lines {
@@ -416,6 +460,9 @@ impl Lines {
             if !line.ends_with(b"\n") {
                 // EOF, after nothing or after a fragment, which the contract drops.
                 return Ok(());
+            }
+            if self.turns_away {
+                turn_away_newcomers()?;
             }
             (&stream).write_all(&(self.answer)(&line))?;
         }

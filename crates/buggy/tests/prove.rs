@@ -180,18 +180,7 @@ fn first_failure(bug: &Bug, arch: &Arch) -> &'static str {
 /// Checks that no buggy server can be aimed at, each with the reason: `(architecture, check,
 /// why)`. Listing one here is a last resort; `coverage` fails when a listed check gets a
 /// server after all.
-const UNCOVERABLE: &[(&str, &str, &str)] = &[(
-    "iterative",
-    "queued-client",
-    "its bug (a server that turns away a client who connects while another is served) \
-     cannot be caught for certain: client 2 connects and talks, and client 1 closes, within \
-     microseconds, so the server sees the newcomer and the close together, which it cannot \
-     tell from a client who connects just after another left (`descriptors`, \
-     `single-process`, `reset`). Tried both ways: looking at its client first, such a \
-     server failed `queued-client`, `too-long` or `reset` in some of 5 runs and nothing in \
-     others; looking at its listener first, it failed `queued-client`, `too-long` and \
-     `descriptors` in each of 4 runs, and `single-process` and `reset` in some",
-)];
+const UNCOVERABLE: &[(&str, &str, &str)] = &[];
 
 /// The table names real architectures and checks, and every check of every architecture is
 /// the aimed one (the first of [`Fails::Exactly`]) of at least one server. A check shared by
