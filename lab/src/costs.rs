@@ -52,30 +52,33 @@ pub fn main(out: PathBuf) -> Result<bool, String> {
     let rt = |n: u64, d: Duration| d.as_secs_f64() * 1e6 / n as f64;
     const BOUNCES: u64 = 20_000;
 
-    let one = ping_pong_threads(a, a, cpus, BOUNCES).map_err(io)?;
-    add(
-        "context switch, two threads on one CPU",
-        format!("{:.1} µs", rt(BOUNCES, one) / 2.0),
-        "pipe ping-pong, 20,000 round trips; a round trip is two switches",
-    );
-    let two = ping_pong_threads(a, b, cpus, BOUNCES).map_err(io)?;
-    add(
-        "wakeup across CPUs, two threads",
-        format!("{:.1} µs per round trip", rt(BOUNCES, two)),
-        "the same, one thread on each CPU: each wakeup crosses to an idle CPU",
-    );
-    let one = ping_pong_processes(a, a, cpus, BOUNCES).map_err(io)?;
-    add(
-        "context switch, two processes on one CPU",
-        format!("{:.1} µs", rt(BOUNCES, one) / 2.0),
-        "pipe ping-pong between a process and its child",
-    );
-    let two = ping_pong_processes(a, b, cpus, BOUNCES).map_err(io)?;
-    add(
-        "wakeup across CPUs, two processes",
-        format!("{:.1} µs per round trip", rt(BOUNCES, two)),
-        "the same, one process on each CPU",
-    );
+    type PingPong = fn(Option<usize>, Option<usize>, usize, u64) -> nix::Result<Duration>;
+    let pairs: [(&str, PingPong, &str); 2] = [
+        (
+            "threads",
+            ping_pong_threads,
+            "pipe ping-pong, 20,000 round trips; a round trip is two switches",
+        ),
+        (
+            "processes",
+            ping_pong_processes,
+            "pipe ping-pong between a process and its child, 20,000 round trips",
+        ),
+    ];
+    for (who, ping_pong, how) in pairs {
+        let one = ping_pong(a, a, cpus, BOUNCES).map_err(io)?;
+        add(
+            &format!("context switch, two {who} on one CPU"),
+            format!("{:.1} µs", rt(BOUNCES, one) / 2.0),
+            how,
+        );
+        let two = ping_pong(a, b, cpus, BOUNCES).map_err(io)?;
+        add(
+            &format!("wakeup across CPUs, two {who}"),
+            format!("{:.1} µs per round trip", rt(BOUNCES, two)),
+            &format!("the same, one of the {who} on each CPU: each wakeup crosses to an idle CPU"),
+        );
+    }
     pin_current_thread(None, cpus)?;
 
     let start = Instant::now();

@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use nix::errno::Errno;
 use nix::sys::prctl;
 use nix::sys::signal::Signal;
-use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow};
 use nix::sys::socket::accept;
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::{fork, ForkResult, Pid};
@@ -258,12 +258,7 @@ impl Pool {
     }
 
     fn stop(self) -> io::Result<()> {
-        for &pid in &self.workers {
-            let _ = kill(pid, Signal::SIGTERM);
-        }
-        for &pid in &self.workers {
-            let _ = waitpid(pid, None);
-        }
+        solution_prefork::end_workers(&self.workers);
         Ok(())
     }
 

@@ -129,6 +129,11 @@ fn throughput(d: &Drill) -> String {
     y_axis(&mut svg, &ticks, &y, "echoes per second");
     conns_axis(&mut svg, d);
     series(&mut svg, d, &y, &value);
+    finish(svg, d)
+}
+
+/// Ends a chart over connections: its legend, which says what a hollow mark means.
+fn finish(mut svg: String, d: &Drill) -> String {
     legend(
         &mut svg,
         &d.servers.iter().collect::<Vec<_>>(),
@@ -185,12 +190,7 @@ fn p99(d: &Drill) -> String {
         );
     }
     series(&mut svg, d, &y, &value);
-    legend(
-        &mut svg,
-        &d.servers.iter().collect::<Vec<_>>(),
-        Some(HOLLOW),
-    );
-    svg + "</svg>\n"
+    finish(svg, d)
 }
 
 fn subtitle(d: &Drill, what: &str) -> String {

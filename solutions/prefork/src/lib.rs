@@ -164,19 +164,26 @@ impl Pool {
     /// Ends every worker and waits until each has: when the master is gone, nothing of the
     /// server is left, and the port is free for the next server.
     fn stop(self) -> io::Result<()> {
-        for &pid in &self.workers {
-            // SIGTERM's default action ends a worker at once, whether it waits in accept
-            // or serves a client. An error means it has ended already.
-            let _ = kill(pid, Signal::SIGTERM);
-        }
-        for &pid in &self.workers {
-            // Blocking is fine: each has been told to end, and does within microseconds.
-            let _ = waitpid(pid, None);
-        }
+        end_workers(&self.workers);
         Ok(())
     }
     // ANCHOR_END: stop
 }
+
+// ANCHOR: end_workers
+/// Sends each of `workers` SIGTERM, then waits for each to end.
+pub fn end_workers(workers: &[Pid]) {
+    for &pid in workers {
+        // SIGTERM's default action ends a worker at once, whether it waits in accept or
+        // serves a client. An error means it has ended already.
+        let _ = kill(pid, Signal::SIGTERM);
+    }
+    for &pid in workers {
+        // Blocking is fine: each has been told to end, and does within microseconds.
+        let _ = waitpid(pid, None);
+    }
+}
+// ANCHOR_END: end_workers
 
 // ANCHOR: worker
 /// A worker's whole life: accept a connection on the listener it shares with the other

@@ -4,9 +4,11 @@
 //! - [`lines`]: what comes back for what is sent (framing, bytes, the line limit's edge);
 //! - [`ending`]: how connections end (half-close, over-long lines, resets);
 //! - [`lifecycle`]: the server's own life (signals, descriptors over time);
+//! - [`beyond`]: the client beyond a busy pool, for the pools' checks;
 //! - [`emfile`]: running out of descriptors, the body of the `emfile` check of every
 //!   architecture that holds a descriptor per connection.
 
+mod beyond;
 mod emfile;
 mod ending;
 mod lifecycle;
@@ -14,6 +16,7 @@ mod lines;
 
 use std::time::Duration;
 
+pub use beyond::{client_beyond, next_is_served, QUEUED};
 pub use emfile::{out_of_descriptors, out_of_descriptors_with};
 pub use ending::{over_long_line, HALF_CLOSE, RESET, TOO_LONG};
 pub use lifecycle::{fd_leak_after, DESCRIPTORS, SIGTERM};

@@ -4,16 +4,12 @@
 use std::time::Duration;
 
 use super::{busy, pool_of, start_pool, LIMIT, WORKERS};
-use crate::drive::client::{secs, show, Client, Ending, REPLY};
+use crate::drive::client::Client;
 use crate::probe::procfs;
 use crate::rubric::check::{Category, Check};
+use crate::rubric::common;
 use crate::rubric::forking::Sockets;
 use crate::{ensure, fail};
-
-/// How long a client beyond the pool must get nothing back: a server with room for it (a
-/// thread per connection in each worker, a master that accepts) serves it within
-/// milliseconds, however busy the machine.
-const QUEUED: Duration = Duration::from_secs(1);
 
 /// How often, and for how long, the master is looked at before any client comes.
 const LOOKS: usize = 20;
@@ -33,41 +29,14 @@ pub static BUSY_POOL_QUEUES: Check = Check {
     run: |ctx| {
         let server = start_pool(ctx)?;
         pool_of(&server)?;
-        let mut clients = busy(&server, WORKERS, "started with `--workers 3`")?;
-        let line = b"client 4 waits for a worker\n";
-        let mut waiting = Client::connect_with(server.addr(), None, "client 4")
-            .map_err(|v| v.context("a client beyond the pool must wait, not be refused"))?;
-        waiting.send(line)?;
-        let (got, ending) = waiting.read_exact_within(1, QUEUED);
-        ensure!(
-            got.is_empty(),
-            "clients 1 to 3 kept the server's 3 workers busy, and client 4 was served all the \
-             same (its echo began {}): each worker serves one connection at a time, so the \
-             4th client of a pool of 3 waits in the backlog until a worker is free",
-            show(&got)
-        );
-        if ending != Ending::Timeout {
-            fail!(
-                "clients 1 to 3 kept the server's 3 workers busy, and client 4, which had \
-                 connected and sent a line, saw its connection end ({ending}): a client beyond \
-                 the pool must wait in the backlog, never be turned away"
-            );
-        }
-        drop(clients.remove(1));
-        waiting.expect(line, REPLY).map_err(|v| {
-            v.context(format!(
-                "client 4 waited {} while clients 1 to 3 were served, then client 2 left and \
-                 freed its worker",
-                secs(QUEUED)
-            ))
-        })?;
-        for client in &mut clients {
-            let line = format!("{} is still served\n", client.name);
-            client
-                .echo(line.as_bytes())
-                .map_err(|v| v.context("after client 2 left and client 4 was served"))?;
-        }
-        Ok(())
+        let clients = busy(&server, WORKERS, "started with `--workers 3`")?;
+        let next = common::client_beyond(
+            &server,
+            "each worker serves one connection at a time, so the 4th client of a pool of 3 \
+             waits in the backlog until a worker is free",
+            "in the backlog",
+        )?;
+        common::next_is_served(clients, next, |v| v)
     },
 };
 
@@ -102,7 +71,7 @@ pub static MASTER_NEVER_SERVES: Check = Check {
         let line = b"client 4 comes when the workers are busy\n";
         last.send(line)?;
         // Served or not (`busy-pool-queues` grades that), it has had time to be accepted.
-        let _ = last.read_exact_within(line.len(), QUEUED);
+        let _ = last.read_exact_within(line.len(), common::QUEUED);
         clients.push(last);
         let sockets = Sockets::of(&server);
         for client in &clients {

@@ -2,21 +2,14 @@
 //! thousand wait without the server holding a connection (or a thread) for each, and out
 //! of descriptors the acceptor neither dies nor spins.
 
-use std::time::Duration;
-
 use super::{not_a_pool, pool_started, start_pool, waiting, LIMIT, POOL_THREADS, WORKERS};
-use crate::drive::client::{secs, show, thousands, Client, Ending, REPLY};
+use crate::drive::client::thousands;
 use crate::probe::sockets::Table;
 use crate::rubric::check::{Category, Check};
 use crate::rubric::common;
 use crate::rubric::epoll::{fds, settle};
 use crate::rubric::threaded::{connect_and_echo, threads};
-use crate::verdict::Verdict;
 use crate::{ensure, fail};
-
-/// How long a client beyond the pool must get nothing back: a server with a thread to spare
-/// for it serves it within milliseconds, however busy the machine.
-const QUEUED: Duration = Duration::from_secs(1);
 
 /// Clients that wait in `bounded-queue` while the pool is busy.
 const CROWD: usize = 1000;
@@ -40,50 +33,24 @@ pub static NEXT_IN_LINE: Check = Check {
     run: |ctx| {
         let server = start_pool(ctx)?;
         pool_started(&server)?;
-        let mut clients = connect_and_echo(&server, WORKERS)?;
-        let line = b"client 4 waits for a worker\n";
-        let mut next = Client::connect_with(server.addr(), None, "client 4")
-            .map_err(|v| v.context("a client beyond the pool must wait, not be refused"))?;
-        next.send(line)?;
-        let (got, ending) = next.read_exact_within(1, QUEUED);
-        ensure!(
-            got.is_empty(),
-            "clients 1 to 3 kept the server's 3 workers busy, and client 4 was served all the \
-             same (its echo began {}): 3 workers serve 3 clients at once, and the 4th waits \
-             until one of them is free",
-            show(&got)
-        );
-        if ending != Ending::Timeout {
-            fail!(
-                "clients 1 to 3 kept the server's 3 workers busy, and client 4, which had \
-                 connected and sent a line, saw its connection end ({ending}): a client beyond \
-                 the pool must wait for a worker, never be turned away"
-            );
-        }
-        drop(clients.remove(1));
-        next.expect(line, REPLY).map_err(|v| {
-            let shrunk = match threads(&server) {
-                Ok(now) if now < POOL_THREADS => format!(
-                    ". The server has {now} threads now, {POOL_THREADS} before client 2 left: \
-                     its worker ended with its client's connection, where it should have \
-                     taken the next one from the queue"
-                ),
-                _ => String::new(),
-            };
-            Verdict::new(format!(
-                "client 4 waited {} while clients 1 to 3 were served, then client 2 left and \
-                 freed its worker: {}{shrunk}",
-                secs(QUEUED),
-                v.message
-            ))
-        })?;
-        for client in &mut clients {
-            let line = format!("{} is still served\n", client.name);
-            client
-                .echo(line.as_bytes())
-                .map_err(|v| v.context("after client 2 left and client 4 was served"))?;
-        }
-        Ok(())
+        let clients = connect_and_echo(&server, WORKERS)?;
+        let next = common::client_beyond(
+            &server,
+            "3 workers serve 3 clients at once, and the 4th waits until one of them is free",
+            "for a worker",
+        )?;
+        common::next_is_served(clients, next, |mut v| {
+            if let Ok(now) = threads(&server) {
+                if now < POOL_THREADS {
+                    v.message.push_str(&format!(
+                        ". The server has {now} threads now, {POOL_THREADS} before client 2 \
+                         left: its worker ended with its client's connection, where it should \
+                         have taken the next one from the queue"
+                    ));
+                }
+            }
+            v
+        })
     },
 };
 
