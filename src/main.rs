@@ -20,13 +20,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde_json::{json, Value};
 
 use workbook::cargo;
 use workbook::contain::server::Program;
 use workbook::contain::shepherd;
 use workbook::edition::{self, submission};
-use workbook::learner::{self, progress, stub};
+use workbook::learner::progress;
 use workbook::report::{self, Format, Report};
 use workbook::rubric::registry::{self as arch, Arch};
 use workbook::rubric::run;
@@ -134,10 +133,10 @@ fn main() -> ExitCode {
             out(&progress::listing(&cargo::workspace_root()));
             ExitCode::SUCCESS
         }
-        Cmd::Hint { arch, check } => hint(&find(&arch), check.as_deref()),
-        Cmd::Reset { arch, yes } => reset(&find(&arch), yes),
-        Cmd::Watch { arch } => watch(&find(&arch)),
-        Cmd::Rubric { arch, format } => rubric(&find(&arch), format),
+        Cmd::Hint { arch, check } => cli::learner::hint(&find(&arch), check.as_deref()),
+        Cmd::Reset { arch, yes } => cli::learner::reset(&find(&arch), yes),
+        Cmd::Watch { arch } => cli::learner::watch(&find(&arch)),
+        Cmd::Rubric { arch, format } => cli::rubric::rubric(&find(&arch), format),
         Cmd::Export { dir } => write_edition(&dir, None),
         Cmd::Gradescope { arch, dir } => write_edition(&dir, Some(find(&arch))),
     }
@@ -156,6 +155,8 @@ macro_rules! outln {
         out(&format!("{}\n", format_args!($($arg)*)))
     };
 }
+
+mod cli;
 
 fn find(name: &str) -> Arch {
     arch::find(name).expect("validated by parse_arch")
@@ -288,158 +289,4 @@ fn write_edition(dir: &Path, gradescope: Option<Arch>) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn hint(arch: &Arch, check: Option<&str>) -> ExitCode {
-    match learner::hint::hint(&cargo::workspace_root(), arch, check) {
-        Ok(text) => {
-            out(&text);
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("workbook: {e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn reset(arch: &Arch, yes: bool) -> ExitCode {
-    let root = cargo::workspace_root();
-    let (commit, files) = match stub::shipped_files(&root, arch.name) {
-        Ok(found) => found,
-        Err(e) => {
-            eprintln!("workbook: cannot reset {}: {e}", arch.name);
-            return ExitCode::from(2);
-        }
-    };
-    let changed = stub::changes(&root, arch.name, &files);
-    let dir = format!("exercises/{}/src", arch.name);
-    if changed.is_empty() {
-        outln!("{dir} is already the stub as shipped: nothing to reset");
-        return ExitCode::SUCCESS;
-    }
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let backup = Path::new(".workbook")
-        .join("backups")
-        .join(format!("{}-{stamp}", arch.name));
-    outln!(
-        "This puts back {dir} as shipped (commit {}), replacing: {}.\nYour files go to {}.",
-        &commit[..commit.len().min(12)],
-        changed.join(", "),
-        backup.display()
-    );
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            eprintln!("workbook: not asking on a non-terminal: pass --yes to reset");
-            return ExitCode::from(2);
-        }
-        out("Reset? [y/N] ");
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            outln!("nothing changed");
-            return ExitCode::FAILURE;
-        }
-    }
-    match stub::reset(&root, arch.name, &files, &root.join(&backup)) {
-        Ok(()) => {
-            outln!(
-                "reset {dir}: {} back as shipped; your versions are in {}",
-                changed.join(", "),
-                backup.display()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!(
-                "workbook: reset failed part way ({e}); your files are in {}",
-                backup.display()
-            );
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn watch(arch: &Arch) -> ExitCode {
-    let root = cargo::workspace_root();
-    let dir = root.join("exercises").join(arch.name).join("src");
-    let mut round = 0;
-    let result = learner::watch::watch(&dir, || {
-        round += 1;
-        outln!("\n== grading {} (#{round})", arch.name);
-        let program = match cargo::build(&root, &arch.exercise_package()) {
-            Ok(exe) => Program::new(exe),
-            Err(e) => return outln!("{e}"),
-        };
-        let seed = run::fresh_seed();
-        let replay = format!(
-            "cargo run -q -- grade {} --seed {seed} --check {{check}}",
-            arch.name
-        );
-        let report = run::grade(arch, &program, seed, &replay);
-        progress::record(&root, &report);
-        match report.outcomes.iter().find(|o| !o.passed) {
-            Some(first) => outln!(
-                "first failing check: {}\n{}",
-                first.check.id,
-                report::failure_text(first, &replay)
-            ),
-            None => outln!("every check passed: read {}", arch.walkthrough()),
-        }
-        outln!(
-            "score: {}/{}\nwatching exercises/{}/src: save a file to grade again (Ctrl-C stops)",
-            report.score(),
-            report.max_score(),
-            arch.name
-        );
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("workbook: {e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn rubric(arch: &Arch, format: Format) -> ExitCode {
-    if format == Format::Human {
-        outln!(
-            "{} ({} points): {}",
-            arch.title,
-            arch.max_score(),
-            arch.chapter()
-        );
-        let width = arch.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
-        for c in &arch.checks {
-            outln!(
-                "\n{:<width$} {:<12} {:>2} points\n  {}\n  hint: {}\n  read: book/src/{}",
-                c.id,
-                c.category.name(),
-                c.points,
-                c.summary,
-                c.hint,
-                c.book
-            );
-        }
-    } else {
-        let checks: Vec<Value> = arch
-            .checks
-            .iter()
-            .map(|c| {
-                json!({
-                    "id": c.id, "category": c.category.name(), "points": c.points,
-                    "summary": c.summary, "hint": c.hint, "book": format!("book/src/{}", c.book),
-                    "time_limit_ms": c.limit.as_millis() as u64,
-                })
-            })
-            .collect();
-        outln!(
-            "{:#}",
-            json!({ "arch": arch.name, "max_score": arch.max_score(), "checks": checks })
-        );
-    }
-    ExitCode::SUCCESS
 }
