@@ -119,8 +119,11 @@ pub fn record(root: &Path, report: &Report) {
 pub fn listing(root: &Path) -> String {
     let progress = Progress::load(root);
     let archs = arch::all();
+    // Columns as wide as their longest entry, so that every row lines up.
+    let name = archs.iter().map(|a| a.name.len()).max().unwrap_or(0);
+    let title = archs.iter().map(|a| a.title.len()).max().unwrap_or(0);
     let mut out = format!(
-        "{:<14} {:<44} {:>6}  {:>9}  {:>9}\n",
+        "{:<name$} {:<title$} {:>6}  {:>9}  {:>9}\n",
         "arch", "", "checks", "best", "last"
     );
     for arch in &archs {
@@ -132,7 +135,7 @@ pub fn listing(root: &Path) -> String {
             None => ("-".into(), "-".into()),
         };
         out.push_str(&format!(
-            "{:<14} {:<44} {:>6}  {best:>9}  {last:>9}\n",
+            "{:<name$} {:<title$} {:>6}  {best:>9}  {last:>9}\n",
             arch.name,
             arch.title,
             arch.checks.len()
