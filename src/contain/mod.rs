@@ -1,7 +1,6 @@
 //! Running and containing a server under test.
 //!
 //! - [`shepherd`]: the small process that owns one server's whole tree, caps it and kills it;
-//!   [`meter`]: its measure of the tree against the caps, each tick;
 //! - [`fence`]: the tree in namespaces of its own, the shepherd's side; [`init`]: the
 //!   namespaces' first process, which builds the server's view and reaps;
 //! - [`plain`]: the tree without namespaces, where the kernel allows none;
@@ -15,7 +14,6 @@
 pub mod fence;
 pub mod init;
 pub mod memcg;
-pub(crate) mod meter;
 pub mod output;
 pub mod pidfd;
 pub mod plain;

@@ -32,11 +32,10 @@ use nix::sys::resource::{setrlimit, Resource};
 
 use crate::contain::fence::{Fence, Outcome};
 use crate::contain::init::Setup;
-use crate::contain::meter::Meter;
 use crate::contain::plain::Plain;
 use crate::contain::plan::{Plan, Who};
 use crate::contain::protocol::{Order, Status};
-use crate::probe::procfs::Proc;
+use crate::probe::procfs::{self, Proc};
 
 /// The first argument that turns any binary using [`crate::harness`] or the `workbook` CLI
 /// into a shepherd.
@@ -53,6 +52,9 @@ pub const KILL_DEADLINE: Duration = Duration::from_millis(1500);
 
 /// How often the shepherd reaps and measures the tree, unless its [`Limits`] say otherwise.
 const TICK: Duration = Duration::from_millis(25);
+
+/// Every how many ticks memfds are counted: it reads every descriptor of the tree.
+const MEMFD_EVERY: u32 = 8;
 
 /// Limits the shepherd enforces on a server's whole tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,7 +145,7 @@ fn parse(args: &[String]) -> Option<Parsed> {
 }
 
 /// The server's tree, however it was made.
-pub(crate) enum Tree {
+enum Tree {
     Fenced(Fence),
     Plain(Plain),
 }
@@ -156,7 +158,7 @@ impl Tree {
         }
     }
 
-    pub(crate) fn members(&self) -> Vec<Proc> {
+    fn members(&self) -> Vec<Proc> {
         match self {
             Tree::Fenced(f) => f.members(),
             Tree::Plain(p) => p.members(),
@@ -279,6 +281,78 @@ fn watch(tree: &mut Tree, limits: &Limits) -> i32 {
                 return 0;
             }
         }
+    }
+}
+
+/// Measures the tree against the caps, once each tick.
+#[derive(Default)]
+struct Meter {
+    ticks: u32,
+    /// Bytes in memfds at the last count (they are counted every few ticks).
+    memfd_bytes: u64,
+    /// A cap was hit and said: the tree is dead, and a cgroup's counters stay as they were.
+    tripped: bool,
+}
+
+impl Meter {
+    /// Names the cap the tree has exceeded, once.
+    fn over_limit(&mut self, tree: &Tree, limits: &Limits) -> Option<String> {
+        if self.tripped {
+            return None;
+        }
+        let over = self.measure(tree, limits);
+        self.tripped = over.is_some();
+        over
+    }
+
+    fn measure(&mut self, tree: &Tree, limits: &Limits) -> Option<String> {
+        self.ticks = self.ticks.wrapping_add(1);
+        let members = tree.members();
+        let procs = members.iter().filter(|p| !p.is_zombie()).count();
+        let tasks: usize = members.iter().map(|p| p.threads).sum();
+        if procs > limits.max_procs {
+            return Some(format!(
+                "{procs} processes at once (the cap is {}): the server was killed",
+                limits.max_procs
+            ));
+        }
+        if tasks > limits.max_tasks {
+            return Some(format!(
+                "{tasks} threads at once (the cap is {}): the server was killed",
+                limits.max_tasks
+            ));
+        }
+        let memory_mib = self.memory_kib(tree, &members) / 1024;
+        let cap = limits.max_rss_mib;
+        if memory_mib > cap {
+            return Some(format!(
+                "{memory_mib} MiB of memory (the cap is {cap} MiB): the server was killed"
+            ));
+        }
+        if let Tree::Fenced(fence) = tree {
+            if let Some((kills @ 1.., peak)) = fence.oom_kills() {
+                return Some(format!(
+                    "{peak} MiB of memory (the cap is {cap} MiB): the kernel killed {kills} \
+                     of its processes, then the grader the rest"
+                ));
+            }
+        }
+        None
+    }
+
+    /// What the tree holds in memory: resident memory (shared memory it maps included),
+    /// memfds it holds without mapping them, and what it wrote to its private `/tmp`.
+    fn memory_kib(&mut self, tree: &Tree, members: &[Proc]) -> u64 {
+        if self.ticks % MEMFD_EVERY == 1 {
+            let pids: Vec<i32> = members.iter().map(|p| p.pid).collect();
+            self.memfd_bytes = procfs::memfd_bytes(&pids);
+        }
+        let rss: u64 = members.iter().map(|p| p.rss_kib).sum();
+        let scratch = match tree {
+            Tree::Fenced(fence) => fence.scratch_kib(members),
+            Tree::Plain(_) => 0,
+        };
+        rss + self.memfd_bytes / 1024 + scratch
     }
 }
 

@@ -129,13 +129,3 @@ pub fn process_cpu_ms(pid: i32) -> Option<u64> {
 pub fn any_task_running(pid: i32) -> bool {
     tasks(pid).iter().any(|t| t.state == 'R')
 }
-
-/// The children that `pid`'s main thread has forked (`/proc/PID/task/PID/children`): a
-/// process's children are listed under the thread that forked each.
-pub fn main_thread_children(pid: i32) -> Vec<i32> {
-    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|c| c.parse().ok())
-        .collect()
-}
