@@ -14,7 +14,7 @@ use workbook_kit::event_loop::refuse_one;
 use workbook_kit::{MAX_LINE, TOO_LONG};
 
 use crate::Fails::{Exactly, Nothing, Own};
-use crate::{Also, Bug};
+use crate::{Also, Bug, Sometimes};
 
 pub const BUGS: &[Bug] = &[
     Bug {
@@ -56,9 +56,9 @@ pub const BUGS: &[Bug] = &[
         about: "edge-triggered, reads once (64 KiB) per wakeup and never drains the socket",
         arch: "epoll",
         // Only a client that writes faster than one 64 KiB read per wakeup takes leaves
-        // bytes behind: the one that sends 1 MiB while it reads, and the one that sends
-        // 8 MiB. Both writers outpace the server's loop whatever the machine's load.
-        fails: Exactly(&["mebibyte", "partial-writes"]),
+        // bytes behind: the one that sends 8 MiB always does; the one that sends 1 MiB
+        // while it reads does on most runs, not all (see SOMETIMES).
+        fails: Exactly(&["partial-writes"]),
         says: "edge-triggered: read until WouldBlock",
         alone: false,
         run: || {
@@ -241,12 +241,16 @@ pub const ALSO: &[Also] = &[
         check: "too-long",
         says: "edge-triggered: read until WouldBlock",
     },
-    Also {
-        bug: "epoll-read-once-64k",
-        check: "partial-writes",
-        says: "edge-triggered: read until WouldBlock",
-    },
 ];
+
+/// A 64 KiB read per wakeup keeps up with a client that sends 1 MiB while it reads on some
+/// runs (CI saw `mebibyte` pass once): each arrival makes a new edge, and most arrivals are
+/// smaller than one read.
+pub const SOMETIMES: &[Sometimes] = &[Sometimes {
+    bug: "epoll-read-once-64k",
+    check: "mebibyte",
+    says: "edge-triggered: read until WouldBlock",
+}];
 
 /// What is wrong with one server; all false is a correct server.
 #[derive(Clone, Copy)]

@@ -86,6 +86,23 @@ pub struct Also {
     pub says: &'static str,
 }
 
+/// A check that a server's bug makes fail on most runs, not all: whether it does depends on
+/// how the client's writes and the server's wakeups interleave. It may pass; when it fails,
+/// its message must still say [`Sometimes::says`].
+pub struct Sometimes {
+    /// The server, by name.
+    pub bug: &'static str,
+    /// The check, not one of those the server must fail.
+    pub check: &'static str,
+    /// Words that check's message (with its cause) must contain when it fails.
+    pub says: &'static str,
+}
+
+/// Every [`Sometimes`], by module.
+pub fn sometimes() -> impl Iterator<Item = &'static Sometimes> {
+    epoll::SOMETIMES.iter()
+}
+
 /// Every [`Also`], by module, each beside the servers it belongs to.
 pub fn also() -> impl Iterator<Item = &'static Also> {
     [forking::ALSO, epoll::ALSO, multi_reactor::ALSO]
