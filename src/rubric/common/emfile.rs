@@ -8,6 +8,7 @@ use crate::contain::server::Server;
 use crate::contain::shepherd::Limits;
 use crate::drive::client::{secs, Client};
 use crate::probe::settle::poll;
+use crate::probe::sockets::Table;
 use crate::rubric::check::Ctx;
 use crate::verdict::{Cause, Outcome, Verdict};
 
@@ -75,7 +76,13 @@ pub fn out_of_descriptors_with(
         .echo(b"still there?\n")
         .map_err(|v| v.context(format!("{STORY}; then client 1 sent another line")))
         .map_err(|v| v.because(why(&server)))?;
+    let peers: Vec<u16> = crowd
+        .iter()
+        .filter_map(|c| c.stream().local_addr().ok())
+        .map(|a| a.port())
+        .collect();
     drop(crowd);
+    crowd_gone(&server, &peers);
     let mut attempt = 0;
     let mut last = Verdict::new("no client could connect");
     let served = poll(RECOVERY, || {
@@ -105,6 +112,18 @@ pub fn out_of_descriptors_with(
         last.message
     ))
     .because(why(&server)))
+}
+
+/// Waits (at most [`RECOVERY`]) until the server has closed its ends of the crowd's
+/// connections, so that newcomers come after the crowd has left, for the server too: a
+/// forking server's children have ended, and their SIGCHLDs have been sent, by then.
+/// A server that keeps them open is judged by the newcomers all the same.
+fn crowd_gone(server: &Server, peers: &[u16]) {
+    let port = server.addr().port();
+    poll(RECOVERY, || {
+        let ends = Table::read().ends(port);
+        (!ends.iter().any(|e| peers.contains(&e.peer.port()))).then_some(())
+    });
 }
 
 /// Looks at the server every 10 ms for [`WINDOW`]: in how many looks one of its threads
