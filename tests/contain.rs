@@ -5,6 +5,8 @@
 //! - cleanup after a hostile server takes at most 2 s, and leaves no process;
 //! - the server's scratch space is private, capped, and gone at the end;
 //! - nothing in the server's view names the grader (environment, directory, parent, cgroup);
+//! - as root, the server's uid of its own is one no process holds, even when strangers
+//!   hold the uids the shepherd would try first;
 //! - an unprivileged grader (the CLI as uid 65534 when this runs as root, else as ourselves)
 //!   survives a server that kills every process it may and forges a report into the
 //!   grader's output, and prints a clean report.
@@ -71,6 +73,12 @@ fn main() -> ExitCode {
             format!("cleanup-within-2s::{bug}"),
             move || cleanup_is_bounded(&exe, bug, unfenced.as_deref()),
         ));
+    }
+    {
+        let exe = buggy.clone();
+        trials.push(Trial::test("server-uid-is-unused", move || {
+            server_uid_is_unused(&exe)
+        }));
     }
     let fenced_only: [(&str, Test); 2] = [
         ("scratch-is-private-capped-and-gone", scratch_is_private),
@@ -215,6 +223,95 @@ fn cleanup_is_bounded(exe: &Path, bug: &str, unfenced: Option<&str>) -> Result<(
         return Err(format!("processes left right after the kill: {left:?}").into());
     }
     Ok(())
+}
+
+/// As root, a server runs under a uid of its own, 200,000 plus its shepherd's pid or the
+/// first free one after: strangers that already hold those uids keep them to themselves,
+/// since the grader would otherwise hand a stranger's uid to the server (which could then
+/// signal the stranger).
+///
+/// The strangers are started first, so the shepherd's pid comes after theirs, and they
+/// hold the uids of the next [`STRANGERS`] pids after theirs: the ones a shepherd started
+/// now would try. Only as root.
+fn server_uid_is_unused(exe: &Path) -> Result<(), Failed> {
+    if !Uid::effective().is_root() {
+        eprintln!("skipped: server-uid-is-unused: only root gives servers a uid of their own");
+        return Ok(());
+    }
+    // Tests running beside this one take pids too, and may push the shepherd's past the
+    // strangers' uids; then the try proved nothing, and is made again.
+    for _ in 0..3 {
+        if strangers_keep_their_uids(exe)? {
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "in 3 tries, other processes took {STRANGERS} pids while the strangers started: \
+         the shepherd's first uid was never one they held, and nothing was proved"
+    )
+    .into())
+}
+
+/// How many strangers [`server_uid_is_unused`] starts: as many pids as they take, and as
+/// many uids as they hold after them.
+const STRANGERS: u32 = 500;
+
+/// One try of [`server_uid_is_unused`]: `Ok(false)` if the shepherd's first uid was not one
+/// the strangers held.
+fn strangers_keep_their_uids(exe: &Path) -> Result<bool, Failed> {
+    const FIRST_SERVER_UID: u32 = 200_000;
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")?
+        .trim()
+        .parse()?;
+    let held: Vec<u32> = (0..STRANGERS)
+        .map(|i| FIRST_SERVER_UID + last + STRANGERS + i)
+        .collect();
+    let mut strangers = Vec::new();
+    for uid in &held {
+        let uid = uid.to_string();
+        let args = [
+            "--reuid",
+            &uid,
+            "--regid",
+            &uid,
+            "--clear-groups",
+            "sleep",
+            "60",
+        ];
+        match Command::new("setpriv")
+            .args(args)
+            .stdin(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => strangers.push(child),
+            Err(e) => return Err(format!("cannot run setpriv: {e}").into()),
+        }
+    }
+    let started = start(exe, "byte-echo");
+    let seen = started.map(|s| (s.shepherd_pid() as u32, procfs::uid(s.pid())));
+    let alive = strangers
+        .iter_mut()
+        .map(|c| c.try_wait())
+        .filter(|w| matches!(w, Ok(None)))
+        .count();
+    for mut stranger in strangers {
+        let _ = stranger.kill();
+        let _ = stranger.wait();
+    }
+    let (shepherd, uid) = seen?;
+    if !held.contains(&(FIRST_SERVER_UID + shepherd)) {
+        return Ok(false);
+    }
+    match uid {
+        Some(uid) if held.contains(&uid) => {
+            Err(format!("the server got uid {uid}, which a stranger holds").into())
+        }
+        None => Err("the server's uid could not be read".into()),
+        Some(_) if alive < STRANGERS as usize => {
+            Err(format!("only {alive} of {STRANGERS} strangers were still running").into())
+        }
+        Some(_) => Ok(true),
+    }
 }
 
 /// tmp-filler writes into /tmp and $TMPDIR: at most the disk cap, nowhere the host sees,
