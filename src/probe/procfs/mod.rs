@@ -1,8 +1,9 @@
 //! Reading `/proc`: the processes under a root, and what each one holds.
 //!
-//! Descendants are found by walking parent links in `/proc/*/stat`, not by process group:
-//! a server that calls `setsid` leaves its group but not its ancestry, and the shepherd is a
-//! child subreaper, so even a double-forked daemon stays below it.
+//! Descendants are found by walking down the kernel's parent-child links, not by process
+//! group: a server that calls `setsid` leaves its group but not its ancestry, and the
+//! shepherd is a child subreaper (and a namespace's init reaps what its processes
+//! orphan), so even a double-forked daemon stays below it.
 
 mod tasks;
 
@@ -62,9 +63,10 @@ fn stat(pid: i32) -> Option<(i32, char, u64)> {
     Some((ppid, state, start))
 }
 
-/// The parent of `pid`, read for every process on the machine at every scan, so cheaply:
-/// from its main thread's `stat` (the process's own makes the kernel visit every thread,
-/// which a server with 1,000 of them makes slow), into a buffer on the stack.
+/// The parent of `pid`, read for every process on the machine at every scan where there
+/// are no `children` files, so cheaply: from its main thread's `stat` (the process's own
+/// makes the kernel visit every thread, which a server with 1,000 of them makes slow), into
+/// a buffer on the stack.
 fn parent(pid: i32) -> Option<i32> {
     use std::io::Read;
     let mut buf = [0u8; 1024];
@@ -92,20 +94,34 @@ fn fields_of(path: &str) -> Option<Vec<String>> {
 }
 
 /// Every process below `root` (not `root` itself), parents before children.
+///
+/// Found by walking down from `root` through the `children` file of each thread (a child is
+/// listed under the thread that made it, or that it was handed to), so that a scan costs
+/// what the tree holds rather than what the whole machine runs: the shepherd scans its tree
+/// every tick, and gradings run side by side. Where the kernel has no `children` files
+/// (`CONFIG_PROC_CHILDREN`), by the parent links of every process in `/proc`.
 pub fn descendants(root: i32) -> Vec<Proc> {
+    if has_children_files() {
+        return walk(root, children_of_every_thread);
+    }
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
     for pid in all_pids() {
         if let Some(ppid) = parent(pid) {
             children.entry(ppid).or_default().push(pid);
         }
     }
+    walk(root, |pid| children.get(&pid).cloned().unwrap_or_default())
+}
+
+/// The processes below `root`, each read as it is found, `children` giving each one's
+/// children. The tree is not read atomically: while processes fork and exit, a pid can be
+/// reused and the links can form a cycle, so each pid is visited once.
+fn walk(root: i32, children: impl Fn(i32) -> Vec<i32>) -> Vec<Proc> {
     let mut found = Vec::new();
     let mut queue = vec![root];
-    // The snapshot is not atomic: while processes fork and exit, a pid can be reused and the
-    // parent links can form a cycle. Visit each pid once.
     let mut seen = HashSet::from([root]);
     while let Some(pid) = queue.pop() {
-        for &child in children.get(&pid).map(Vec::as_slice).unwrap_or(&[]) {
+        for child in children(pid) {
             if !seen.insert(child) {
                 continue;
             }
@@ -114,6 +130,30 @@ pub fn descendants(root: i32) -> Vec<Proc> {
                 found.push(p);
             }
         }
+    }
+    found
+}
+
+/// Whether this kernel lists each thread's children in `/proc/PID/task/TID/children`.
+fn has_children_files() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| fs::metadata("/proc/thread-self/children").is_ok())
+}
+
+/// The children of every thread of `pid`.
+fn children_of_every_thread(pid: i32) -> Vec<i32> {
+    let mut found = Vec::new();
+    for task in fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let listed = fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        found.extend(
+            listed
+                .split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok()),
+        );
     }
     found
 }
@@ -324,5 +364,27 @@ mod tests {
         );
         child.kill().unwrap();
         child.wait().unwrap();
+    }
+
+    #[test]
+    fn finds_a_child_made_by_another_thread() {
+        // A child is listed under the thread that made it, not under the main thread.
+        let (ready, made) = std::sync::mpsc::channel();
+        let (done, finish) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let mut child = std::process::Command::new("sleep")
+                .arg("5")
+                .spawn()
+                .unwrap();
+            ready.send(child.id() as i32).unwrap();
+            let _ = finish.recv();
+            child.kill().unwrap();
+            child.wait().unwrap();
+        });
+        let pid = made.recv().unwrap();
+        let found = descendants(std::process::id() as i32);
+        done.send(()).unwrap();
+        thread.join().unwrap();
+        assert!(found.iter().any(|p| p.pid == pid), "{pid} in {found:?}");
     }
 }
