@@ -32,35 +32,31 @@ impl Proc {
 }
 
 /// Reads one process; `None` if it is gone (or never was).
+///
+/// From its main thread's `stat` alone, since the shepherd reads every process of its tree
+/// each tick: the process's own `stat` makes the kernel visit every thread, and `status`
+/// formats some fifty lines. The main thread's holds the whole process's thread count and
+/// resident size, and the process's parent and start time.
 pub fn read(pid: i32) -> Option<Proc> {
-    let (ppid, state, start) = stat(pid)?;
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| -> u64 {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
+    let fields = fields_of(&format!("/proc/{pid}/task/{pid}/stat"))?;
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
     Some(Proc {
         pid,
-        ppid,
-        state,
-        start,
-        threads: field("Threads:") as usize,
-        rss_kib: field("VmRSS:"),
+        state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
+        start: field(22)?,
+        threads: field(20)? as usize,
+        rss_kib: field(24)? * page_kib(),
     })
 }
 
-/// `(ppid, state, starttime)` from `/proc/PID/stat`.
-fn stat(pid: i32) -> Option<(i32, char, u64)> {
-    let fields = stat_fields(pid)?;
-    let state = fields.first()?.chars().next()?;
-    let ppid = fields.get(1)?.parse().ok()?;
-    // starttime is field 22 of stat.
-    let start = fields.get(22 - 3)?.parse().ok()?;
-    Some((ppid, state, start))
+/// The size of a memory page, in KiB.
+fn page_kib() -> u64 {
+    static KIB: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *KIB.get_or_init(|| {
+        let bytes = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE);
+        bytes.ok().flatten().map_or(4, |b| b as u64 / 1024)
+    })
 }
 
 /// The parent of `pid`, read for every process on the machine at every scan where there
