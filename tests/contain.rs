@@ -7,6 +7,9 @@
 //! - nothing in the server's view names the grader (environment, directory, parent, cgroup);
 //! - as root, the server's uid of its own is one no process holds, even when strangers
 //!   hold the uids the shepherd would try first;
+//! - where servers get no namespaces (forced with `WORKBOOK_NAMESPACES=off`), the grader
+//!   says so, gives the same verdicts, and still leaves no process of a daemon or of a
+//!   child in a new session;
 //! - an unprivileged grader (the CLI as uid 65534 when this runs as root, else as ourselves)
 //!   survives a server that kills every process it may and forges a report into the
 //!   grader's output, and prints a clean report.
@@ -103,7 +106,83 @@ fn main() -> ExitCode {
             move || unprivileged_grader_survives(&exe, bug, fails),
         ));
     }
+    for (bug, fails, may_fail) in UNFENCED {
+        let exe = buggy.clone();
+        trials.push(Trial::test(
+            format!("without-namespaces::{bug}"),
+            move || unfenced_grading(&exe, bug, fails, may_fail),
+        ));
+    }
     libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// Servers graded with namespaces turned off, as where the kernel allows none: the checks
+/// each must fail, and those it may fail as well.
+const UNFENCED: [(&str, &[&str], &[&str]); 3] = [
+    // Its verdicts are those it gets in namespaces.
+    (
+        "byte-echo",
+        &["byte-by-byte", "half-close", "too-long"],
+        &[],
+    ),
+    // Its exited parents are reaped by the shepherd, a subreaper, at its next tick, not at
+    // once by a namespace's init: until then they count.
+    (
+        "double-fork-daemon",
+        &["sigterm", "descriptors"],
+        &["single-process", "queued-client"],
+    ),
+    (
+        "setsid-straggler",
+        &["single-process", "queued-client"],
+        &[],
+    ),
+];
+
+/// The CLI grades `bug` with `WORKBOOK_NAMESPACES=off` (as uid 65534 when we are root), says
+/// once that servers run without namespaces, fails exactly `fails` (and perhaps some of
+/// `may_fail`), and leaves no process of the server.
+fn unfenced_grading(
+    buggy: &Path,
+    bug: &str,
+    fails: &[&str],
+    may_fail: &[&str],
+) -> Result<(), Failed> {
+    let cli = PathBuf::from(env!("CARGO_BIN_EXE_workbook"));
+    let grader = match Grader::new(&cli, buggy) {
+        Ok(grader) => grader,
+        Err(skip) => {
+            eprintln!("skipped: without-namespaces::{bug}: {skip}");
+            return Ok(());
+        }
+    };
+    let out = grader.grade_with(buggy, bug, &[("WORKBOOK_NAMESPACES", "off")])?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let said = stderr
+        .matches("servers run without namespaces here")
+        .count();
+    if said != 1 {
+        return Err(
+            format!("the grader said {said} times that it has no namespaces:\n{stderr}").into(),
+        );
+    }
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("no JSON report ({e}):\n{stderr}"))?;
+    let failed: BTreeSet<&str> = report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["passed"] == false)
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    let allowed = |id: &&str| fails.contains(id) || may_fail.contains(id);
+    if !fails.iter().all(|id| failed.contains(id)) || !failed.iter().all(allowed) {
+        return Err(format!(
+            "expected {fails:?} to fail (and perhaps {may_fail:?}), got {failed:?}: {report:#}"
+        )
+        .into());
+    }
+    no_server_left(buggy, bug)
 }
 
 /// The servers of `crates/buggy` whose table entry says `Elsewhere("tests/contain.rs")`, and
@@ -527,8 +606,14 @@ impl Grader {
 
     /// `workbook grade iterative --format json -- BUGGY BUG`, within a deadline.
     fn grade(&self, buggy: &Path, bug: &str) -> Result<Output, Failed> {
+        self.grade_with(buggy, bug, &[])
+    }
+
+    /// [`Grader::grade`], with `env` added to the grader's environment.
+    fn grade_with(&self, buggy: &Path, bug: &str, env: &[(&str, &str)]) -> Result<Output, Failed> {
         let mut child = self
             .command(&self.cli)
+            .envs(env.iter().copied())
             .args(["grade", "iterative", "--format", "json", "--"])
             .arg(buggy)
             .arg(bug)
