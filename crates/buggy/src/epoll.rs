@@ -28,6 +28,16 @@ pub const BUGS: &[Bug] = &[
         run: || serve(Flaws::NONE),
     },
     Bug {
+        name: "epoll-poll-loop",
+        about: "correct, with no epoll instance at all: one thread waits in poll(2) on the \
+                listener and every connection, rebuilding the list each time round",
+        arch: "epoll",
+        fails: Nothing,
+        says: "",
+        alone: false,
+        run: poll_loop,
+    },
+    Bug {
         name: "epoll-read-once",
         about: "edge-triggered, reads once (4 KiB) per wakeup and never drains the socket",
         arch: "epoll",
@@ -685,6 +695,94 @@ fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `epoll-poll-loop`: this corpus's level-triggered loop, waiting in `poll` instead of
+/// `epoll_wait`. What the chapter asks of an event loop (one thread, non-blocking sockets,
+/// partial reads and writes, backpressure) holds; only the system call differs.
+fn poll_loop() -> io::Result<()> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+
+    let listener = workbook_kit::listen()?;
+    listener.set_nonblocking(true)?;
+    let flaws = Flaws::NONE;
+    let mut conns: Vec<Conn> = Vec::new();
+    let mut reserve = Some(File::open("/dev/null")?);
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let mut fds = vec![PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        fds.extend(conns.iter().map(|c| {
+            let mut wanted = PollFlags::empty();
+            if c.wants_read(&flaws) {
+                wanted |= PollFlags::POLLIN;
+            }
+            if !c.unsent.is_empty() {
+                wanted |= PollFlags::POLLOUT;
+            }
+            PollFd::new(c.stream.as_fd(), wanted)
+        }));
+        let lingering = conns.iter().any(|c| c.linger.is_some());
+        let timeout = if lingering {
+            PollTimeout::from(100u16)
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let got: Vec<PollFlags> = fds
+            .iter()
+            .map(|f| f.revents().unwrap_or(PollFlags::empty()))
+            .collect();
+        drop(fds);
+        let now = Instant::now();
+        let mut kept = Vec::with_capacity(conns.len());
+        for (mut conn, &revents) in conns.into_iter().zip(&got[1..]) {
+            let mut events = EpollFlags::empty();
+            for (p, e) in [
+                (PollFlags::POLLIN, EpollFlags::EPOLLIN),
+                (PollFlags::POLLOUT, EpollFlags::EPOLLOUT),
+                (PollFlags::POLLERR, EpollFlags::EPOLLERR),
+                (PollFlags::POLLHUP, EpollFlags::EPOLLHUP),
+            ] {
+                if revents.contains(p) {
+                    events |= e;
+                }
+            }
+            let mut line = std::mem::take(&mut conn.line);
+            let result = handle(&mut conn, &mut line, &mut buf, events, &flaws);
+            conn.line = line;
+            let expired = conn.linger.is_some_and(|(until, _)| until <= now);
+            if result.is_ok() && !conn.done() && !expired {
+                kept.push(conn);
+            }
+        }
+        conns = kept;
+        if got[0].contains(PollFlags::POLLIN) {
+            loop {
+                match listener.accept() {
+                    Ok((stream, _)) if stream.set_nonblocking(true).is_ok() => conns.push(Conn {
+                        stream,
+                        line: Vec::new(),
+                        unsent: Vec::new(),
+                        buf: Vec::new(),
+                        closing: false,
+                        linger: None,
+                        interest: EpollFlags::empty(),
+                    }),
+                    Ok(_) => {}
+                    Err(e) if e.raw_os_error() == Some(Errno::EMFILE as i32) => {
+                        if !refuse_one(&listener, &mut reserve) {
+                            break;
+                        }
+                    }
+                    Err(_) => break, // WouldBlock: every waiting client is in
+                }
+            }
         }
     }
 }
