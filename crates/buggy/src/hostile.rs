@@ -76,6 +76,21 @@ pub const BUGS: &[Bug] = &[
         },
     },
     Bug {
+        name: "sigkills-itself",
+        about: "sends itself SIGKILL as soon as a client connects, as the kernel's \
+                out-of-memory killer would",
+        arch: "iterative",
+        fails: Every,
+        says: "a SIGKILL that the grader did not send",
+        alone: false,
+        run: || {
+            let listener = workbook_kit::listen()?;
+            let _ = listener.accept()?;
+            raise(Signal::SIGKILL)?;
+            unreachable!("SIGKILL cannot be caught")
+        },
+    },
+    Bug {
         name: "hangs-in-accept",
         about: "announces, then never accepts a connection",
         arch: "iterative",
