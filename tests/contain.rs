@@ -173,13 +173,7 @@ fn unfenced_grading(
     }
     let report: Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("no JSON report ({e}):\n{stderr}"))?;
-    let failed: BTreeSet<&str> = report["checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["passed"] == false)
-        .filter_map(|c| c["id"].as_str())
-        .collect();
+    let failed: BTreeSet<&str> = failed_checks(&report).into_iter().collect();
     let allowed = |id: &&str| fails.contains(id) || may_fail.contains(id);
     if !fails.iter().all(|id| failed.contains(id)) || !failed.iter().all(allowed) {
         return Err(format!(
@@ -541,13 +535,7 @@ fn unprivileged_grader_survives(buggy: &Path, bug: &str, fails: &[&str]) -> Resu
             String::from_utf8_lossy(&out.stdout)
         )
     })?;
-    let failed: Vec<&str> = report["checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["passed"] == false)
-        .filter_map(|c| c["id"].as_str())
-        .collect();
+    let failed = failed_checks(&report);
     if failed != fails {
         return Err(format!("expected {fails:?} to fail, got {failed:?}: {report:#}").into());
     }
@@ -646,6 +634,17 @@ impl Grader {
             stderr: stderr.join().unwrap_or_default(),
         })
     }
+}
+
+/// The checks a JSON report says failed, in rubric order.
+fn failed_checks(report: &Value) -> Vec<&str> {
+    report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["passed"] == false)
+        .filter_map(|c| c["id"].as_str())
+        .collect()
 }
 
 /// Reads all of `pipe` on a thread of its own.
