@@ -28,9 +28,9 @@
 //! Gradings run [`AT_ONCE`] at a time, more than there are cores: a grading mostly waits
 //! (for a reply that does not come, a deadline, a process to end). The longest start first;
 //! servers that load the whole machine ([`Bug::alone`]) are graded afterwards, one at a
-//! time. On two cores this takes about 80 s, most of it the two servers that never answer
-//! (`hangs-in-accept`, `stops-itself`: every check waits for them); grading whole rubrics
-//! two at a time took 290 s.
+//! time. On two cores this takes about 140 s and then 40 s, the longest being the two
+//! servers that never answer (`hangs-in-accept`, `stops-itself`: every check waits for
+//! them, about 70 s each); grading whole rubrics two at a time took 290 s.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
