@@ -260,8 +260,9 @@ fn coverage() -> Result<(), Failed> {
         });
         if listed != Some(true) {
             problems.push(format!(
-                "{:?} may fail `{}`, but is no server that fails an exact list without it",
-                maybe.bug, maybe.check
+                "{:?} is listed as one that may fail `{}`: it must be a server whose exact \
+                 list of checks to fail does not already hold `{}`",
+                maybe.bug, maybe.check, maybe.check
             ));
         }
     }
