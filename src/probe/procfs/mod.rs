@@ -59,22 +59,6 @@ fn page_kib() -> u64 {
     })
 }
 
-/// The parent of `pid`, read for every process on the machine at every scan where there
-/// are no `children` files, so cheaply: from its main thread's `stat` (the process's own
-/// makes the kernel visit every thread, which a server with 1,000 of them makes slow), into
-/// a buffer on the stack.
-fn parent(pid: i32) -> Option<i32> {
-    use std::io::Read;
-    let mut buf = [0u8; 1024];
-    let mut file = fs::File::open(format!("/proc/{pid}/task/{pid}/stat")).ok()?;
-    let n = file.read(&mut buf).ok()?;
-    let text = &buf[..n];
-    // After the command name (in parentheses, and it may hold ')'): " STATE PPID ...".
-    let rest = &text[text.iter().rposition(|&b| b == b')')? + 2..];
-    let ppid = rest.split(|&b| b == b' ').nth(1)?;
-    std::str::from_utf8(ppid).ok()?.parse().ok()
-}
-
 /// The fields of `/proc/PID/stat` from the third (the state) on: index `n - 3` holds field
 /// `n` as proc(5) numbers them.
 fn stat_fields(pid: i32) -> Option<Vec<String>> {
@@ -98,12 +82,19 @@ fn fields_of(path: &str) -> Option<Vec<String>> {
 /// (`CONFIG_PROC_CHILDREN`), by the parent links of every process in `/proc`.
 pub fn descendants(root: i32) -> Vec<Proc> {
     if has_children_files() {
-        return walk(root, children_of_every_thread);
+        walk(root, children_of_every_thread)
+    } else {
+        by_parent_links(root)
     }
+}
+
+/// [`descendants`] where there are no `children` files: every process's parent, read from
+/// all of `/proc`.
+fn by_parent_links(root: i32) -> Vec<Proc> {
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
     for pid in all_pids() {
-        if let Some(ppid) = parent(pid) {
-            children.entry(ppid).or_default().push(pid);
+        if let Some(p) = read(pid) {
+            children.entry(p.ppid).or_default().push(pid);
         }
     }
     walk(root, |pid| children.get(&pid).cloned().unwrap_or_default())
@@ -353,11 +344,13 @@ mod tests {
             .arg("5")
             .spawn()
             .unwrap();
-        let found = descendants(std::process::id() as i32);
-        assert!(
-            found.iter().any(|p| p.pid == child.id() as i32),
-            "{found:?}"
-        );
+        let me = std::process::id() as i32;
+        for found in [descendants(me), by_parent_links(me)] {
+            assert!(
+                found.iter().any(|p| p.pid == child.id() as i32),
+                "{found:?}"
+            );
+        }
         child.kill().unwrap();
         child.wait().unwrap();
     }
