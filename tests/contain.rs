@@ -27,6 +27,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use nix::unistd::Uid;
 use serde_json::Value;
 use workbook::cargo;
+use workbook::contain::plan::FIRST_SERVER_UID;
 use workbook::contain::server::{Fence, Program, Server};
 use workbook::contain::shepherd::{self, Limits};
 use workbook::contain::sweep;
@@ -37,6 +38,9 @@ use workbook::rubric::{registry, run};
 
 /// What one check's cleanup may take, whatever the server did.
 const CLEANUP: Duration = Duration::from_secs(2);
+
+/// What the grader says (once, on stderr) where servers get no namespaces.
+const UNFENCED_NOTICE: &str = "servers run without namespaces here";
 
 /// The uid an unprivileged grader runs as, when this test runs as root.
 const NOBODY: &str = "65534";
@@ -153,26 +157,18 @@ fn unfenced_grading(
     fails: &[&str],
     may_fail: &[&str],
 ) -> Result<(), Failed> {
-    let cli = PathBuf::from(env!("CARGO_BIN_EXE_workbook"));
-    let grader = match Grader::new(&cli, buggy) {
-        Ok(grader) => grader,
-        Err(skip) => {
-            eprintln!("skipped: without-namespaces::{bug}: {skip}");
-            return Ok(());
-        }
+    let Some(grader) = Grader::for_test(&format!("without-namespaces::{bug}"), buggy) else {
+        return Ok(());
     };
     let out = grader.grade_with(buggy, bug, &[("WORKBOOK_NAMESPACES", "off")])?;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let said = stderr
-        .matches("servers run without namespaces here")
-        .count();
+    let said = stderr.matches(UNFENCED_NOTICE).count();
     if said != 1 {
         return Err(
             format!("the grader said {said} times that it has no namespaces:\n{stderr}").into(),
         );
     }
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("no JSON report ({e}):\n{stderr}"))?;
+    let report = json_report(&out)?;
     let failed: BTreeSet<&str> = failed_checks(&report).into_iter().collect();
     let allowed = |id: &&str| fails.contains(id) || may_fail.contains(id);
     if !fails.iter().all(|id| failed.contains(id)) || !failed.iter().all(allowed) {
@@ -337,7 +333,6 @@ const STRANGERS: u32 = 500;
 /// One try of [`server_uid_is_unused`]: `Ok(false)` if the shepherd's first uid was not one
 /// the strangers held.
 fn strangers_keep_their_uids(exe: &Path) -> Result<bool, Failed> {
-    const FIRST_SERVER_UID: u32 = 200_000;
     let last: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")?
         .trim()
         .parse()?;
@@ -506,19 +501,14 @@ fn at_cgroup_root(seen: &str) -> bool {
 /// of the server's processes.
 fn unprivileged_grader_survives(buggy: &Path, bug: &str, fails: &[&str]) -> Result<(), Failed> {
     let test = format!("unprivileged-grader::{bug}");
-    let cli = PathBuf::from(env!("CARGO_BIN_EXE_workbook"));
-    let grader = match Grader::new(&cli, buggy) {
-        Ok(grader) => grader,
-        Err(skip) => {
-            eprintln!("skipped: {test}: {skip}");
-            return Ok(());
-        }
+    let Some(grader) = Grader::for_test(&test, buggy) else {
+        return Ok(());
     };
     // A harmless server first: without namespaces, the hostile one would stop or kill every
     // process of the grader's uid, not only the grader.
     let probe = grader.grade(buggy, "byte-echo")?;
     let stderr = String::from_utf8_lossy(&probe.stderr);
-    if stderr.contains("servers run without namespaces here") {
+    if stderr.contains(UNFENCED_NOTICE) {
         eprintln!(
             "skipped: {test}: {} gets no namespaces: {stderr}",
             grader.who()
@@ -529,12 +519,7 @@ fn unprivileged_grader_survives(buggy: &Path, bug: &str, fails: &[&str]) -> Resu
     if out.status.code().is_none() {
         return Err(format!("the grader was killed: {:?}", out.status).into());
     }
-    let report: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        format!(
-            "the grader's stdout is not one clean JSON report ({e}):\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })?;
+    let report = json_report(&out)?;
     let failed = failed_checks(&report);
     if failed != fails {
         return Err(format!("expected {fails:?} to fail, got {failed:?}: {report:#}").into());
@@ -549,6 +534,15 @@ struct Grader {
 }
 
 impl Grader {
+    /// The CLI as [`Grader::new`] makes it, for `test`; `None`, after saying why the test is
+    /// skipped, where it cannot run.
+    fn for_test(test: &str, buggy: &Path) -> Option<Grader> {
+        let cli = PathBuf::from(env!("CARGO_BIN_EXE_workbook"));
+        Grader::new(&cli, buggy)
+            .map_err(|skip| eprintln!("skipped: {test}: {skip}"))
+            .ok()
+    }
+
     fn new(cli: &Path, buggy: &Path) -> Result<Grader, String> {
         let grader = Grader {
             cli: cli.to_path_buf(),
@@ -634,6 +628,17 @@ impl Grader {
             stderr: stderr.join().unwrap_or_default(),
         })
     }
+}
+
+/// What the grader's stdout holds: one clean JSON report, or the test fails.
+fn json_report(out: &Output) -> Result<Value, Failed> {
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "the grader's stdout is not one clean JSON report ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+        .into()
+    })
 }
 
 /// The checks a JSON report says failed, in rubric order.

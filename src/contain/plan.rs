@@ -9,8 +9,8 @@ use nix::unistd::{Gid, Uid};
 
 use crate::probe::procfs;
 
-/// The first uid tried for a server when the grader runs as root.
-const FIRST_SERVER_UID: u32 = 200_000;
+/// The first uid tried for a server when the grader runs as root (plus the shepherd's pid).
+pub const FIRST_SERVER_UID: u32 = 200_000;
 
 /// Who the server runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
