@@ -334,6 +334,19 @@ struct Conn {
 }
 
 impl Conn {
+    /// A new connection, with no buffer of its own and watched for `interest`.
+    fn new(stream: TcpStream, interest: EpollFlags) -> Conn {
+        Conn {
+            stream,
+            line: Vec::new(),
+            unsent: Vec::new(),
+            buf: Vec::new(),
+            closing: false,
+            linger: None,
+            interest,
+        }
+    }
+
     fn wants_read(&self, flaws: &Flaws) -> bool {
         !self.closing
             && (self.linger.is_some() || flaws.unbounded || self.unsent.len() < MAX_UNSENT)
@@ -488,21 +501,12 @@ impl Loop {
         if let Some(neighbour) = &self.together.neighbour {
             let _ = neighbour.add(&stream, EpollEvent::new(interest, u64::MAX - token));
         }
-        let mut buf = Vec::new();
+        let mut conn = Conn::new(stream, interest);
         // The bug of `epoll-eager-buffers`: 64 KiB of memory for a connection that may never
         // send a byte (`multi-reactor-4k-buffers`: 4 KiB).
         if let Some(size) = self.flaws.eager_buffers {
-            buf.resize(size, 0);
+            conn.buf.resize(size, 0);
         }
-        let conn = Conn {
-            stream,
-            line: Vec::new(),
-            unsent: Vec::new(),
-            buf,
-            closing: false,
-            linger: None,
-            interest,
-        };
         self.conns.insert(token, conn);
     }
 
@@ -765,15 +769,9 @@ fn poll_loop() -> io::Result<()> {
         if got[0].contains(PollFlags::POLLIN) {
             loop {
                 match listener.accept() {
-                    Ok((stream, _)) if stream.set_nonblocking(true).is_ok() => conns.push(Conn {
-                        stream,
-                        line: Vec::new(),
-                        unsent: Vec::new(),
-                        buf: Vec::new(),
-                        closing: false,
-                        linger: None,
-                        interest: EpollFlags::empty(),
-                    }),
+                    Ok((stream, _)) if stream.set_nonblocking(true).is_ok() => {
+                        conns.push(Conn::new(stream, EpollFlags::empty()));
+                    }
                     Ok(_) => {}
                     Err(e) if e.raw_os_error() == Some(Errno::EMFILE as i32) => {
                         if !refuse_one(&listener, &mut reserve) {
