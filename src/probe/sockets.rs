@@ -1,17 +1,20 @@
-//! The server's sockets: the kernel's TCP table (`/proc/net/tcp`, through the `procfs`
-//! crate) joined with the descriptors of the server's processes, so that a check can ask who
-//! holds the server's end of a client's connection, and how much of what the client sent is
-//! still unread.
+//! The server's sockets: the kernel's TCP table for the server's port (from `sock_diag`
+//! netlink, see `diag.rs`; from `/proc/net/tcp`, through the `procfs` crate, where netlink
+//! is refused) joined with the descriptors of the server's processes, so that a check can
+//! ask who holds the server's end of a client's connection, and how much of what the client
+//! sent is still unread.
+
+mod diag;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use procfs::net::{TcpNetEntry, TcpState};
+use diag::{Entry, CLOSE_WAIT, ESTABLISHED, LISTEN};
 
 use super::procfs::socket_inodes;
 
-/// The kernel's IPv4 TCP table, read once.
-pub struct Table(Vec<TcpNetEntry>);
+/// The kernel's IPv4 TCP sockets on one port (local or remote), read once.
+pub struct Table(Vec<Entry>);
 
 /// The server's end of one connection, as the TCP table shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,9 +32,10 @@ pub struct End {
 }
 
 impl Table {
-    /// Reads the table now (empty if it cannot be read).
-    pub fn read() -> Table {
-        Table(procfs::net::tcp().unwrap_or_default())
+    /// Reads now every socket whose local or remote port is `port`: a server's listener and
+    /// its ends of connections, and its clients' ends (empty if the table cannot be read).
+    pub fn read(port: u16) -> Table {
+        Table(diag::on_port(port).unwrap_or_else(|_| from_proc(port)))
     }
 
     /// The inode of the socket with local address `local` and peer `remote`; `None` if there
@@ -39,7 +43,7 @@ impl Table {
     pub fn inode(&self, local: SocketAddr, remote: SocketAddr) -> Option<u64> {
         self.0
             .iter()
-            .find(|e| e.local_address == local && e.remote_address == remote && e.inode != 0)
+            .find(|e| e.local == local && e.remote == remote && e.inode != 0)
             .map(|e| e.inode)
     }
 
@@ -48,13 +52,13 @@ impl Table {
     pub fn ends(&self, port: u16) -> Vec<End> {
         self.0
             .iter()
-            .filter(|e| e.local_address.port() == port && e.inode != 0)
-            .filter(|e| e.state != TcpState::Listen)
+            .filter(|e| e.local.port() == port && e.inode != 0)
+            .filter(|e| e.state != LISTEN)
             .map(|e| End {
-                peer: e.remote_address,
+                peer: e.remote,
                 unread: e.rx_queue,
                 unsent: e.tx_queue,
-                peer_closed: e.state == TcpState::CloseWait,
+                peer_closed: e.state == CLOSE_WAIT,
                 inode: e.inode,
             })
             .collect()
@@ -64,7 +68,7 @@ impl Table {
     pub fn listener(&self, addr: SocketAddr) -> Option<u64> {
         self.0
             .iter()
-            .find(|e| e.state == TcpState::Listen && e.local_address == addr && e.inode != 0)
+            .find(|e| e.state == LISTEN && e.local == addr && e.inode != 0)
             .map(|e| e.inode)
     }
 
@@ -73,8 +77,8 @@ impl Table {
     pub fn unread(&self, port: u16, peers: &[u16]) -> u64 {
         self.0
             .iter()
-            .filter(|e| e.local_address.port() == port)
-            .filter(|e| peers.contains(&e.remote_address.port()))
+            .filter(|e| e.local.port() == port)
+            .filter(|e| peers.contains(&e.remote.port()))
             .map(|e| u64::from(e.rx_queue))
             .sum()
     }
@@ -86,11 +90,28 @@ impl Table {
         let open = self
             .0
             .iter()
-            .filter(|e| e.remote_address.port() == port && e.state == TcpState::Established)
-            .filter(|e| peers.contains(&e.local_address.port()))
+            .filter(|e| e.remote.port() == port && e.state == ESTABLISHED)
+            .filter(|e| peers.contains(&e.local.port()))
             .count();
         peers.len().saturating_sub(open)
     }
+}
+
+/// The sockets on `port` from `/proc/net/tcp`, which lists every socket of the machine.
+fn from_proc(port: u16) -> Vec<Entry> {
+    let table = procfs::net::tcp().unwrap_or_default();
+    table
+        .into_iter()
+        .filter(|e| e.local_address.port() == port || e.remote_address.port() == port)
+        .map(|e| Entry {
+            local: e.local_address,
+            remote: e.remote_address,
+            state: e.state.to_u8(),
+            rx_queue: e.rx_queue,
+            tx_queue: e.tx_queue,
+            inode: e.inode,
+        })
+        .collect()
 }
 
 /// Which processes hold which socket inodes, for a set of processes at one moment.
@@ -132,7 +153,7 @@ mod tests {
         let me = std::process::id() as i32;
         let peer = client.local_addr().unwrap();
         let found = super::super::settle::poll(std::time::Duration::from_secs(2), || {
-            let table = Table::read();
+            let table = Table::read(addr.port());
             (table.unread(addr.port(), &[peer.port()]) == 7).then_some(table)
         })
         .expect("the 7 bytes show in the receive queue");
@@ -140,6 +161,39 @@ mod tests {
         assert_eq!(Holders::of([me]).of_inode(inode), &[me]);
         let listening = found.listener(addr).unwrap();
         assert_eq!(Holders::of([me]).of_inode(listening), &[me]);
+    }
+
+    #[test]
+    fn netlink_and_proc_see_the_same_sockets_on_a_port_and_none_other() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let _elsewhere = std::net::TcpStream::connect(other.local_addr().unwrap()).unwrap();
+        let (_accepted, _) = listener.accept().unwrap();
+        client.write_all(b"abc").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let sorted = |mut v: Vec<Entry>| {
+            v.sort_by_key(|e| (e.local, e.remote));
+            v
+        };
+        // Polled: the bytes and the FIN reach the server's end a moment after the write.
+        let seen = super::super::settle::poll(std::time::Duration::from_secs(2), || {
+            let by_netlink = sorted(diag::on_port(port).expect("sock_diag answers"));
+            let by_proc = sorted(from_proc(port));
+            let settled = by_netlink
+                .iter()
+                .any(|e| e.state == CLOSE_WAIT && e.rx_queue == 4);
+            (settled && by_netlink == by_proc).then_some(by_netlink)
+        })
+        .expect("netlink and /proc/net/tcp agree");
+        // The listener, the server's end, the client's end: nothing of the other port.
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(seen
+            .iter()
+            .any(|e| e.state == LISTEN && e.local.port() == port));
+        assert!(seen.iter().any(|e| e.remote.port() == port && e.inode != 0));
     }
 
     #[test]
@@ -155,7 +209,7 @@ mod tests {
             closed.local_addr().unwrap().port(),
         ];
         let ended = super::super::settle::poll(std::time::Duration::from_secs(2), || {
-            Some(Table::read().ended(addr.port(), &peers)).filter(|&n| n == 1)
+            Some(Table::read(addr.port()).ended(addr.port(), &peers)).filter(|&n| n == 1)
         });
         assert_eq!(ended, Some(1));
     }
@@ -171,7 +225,7 @@ mod tests {
         client.shutdown(std::net::Shutdown::Write).unwrap();
         let peer = client.local_addr().unwrap();
         let end = super::super::settle::poll(std::time::Duration::from_secs(2), || {
-            let ends = Table::read().ends(addr.port());
+            let ends = Table::read(addr.port()).ends(addr.port());
             ends.into_iter().find(|e| e.peer == peer && e.peer_closed)
         })
         .expect("the server's end is in CLOSE_WAIT");

@@ -77,7 +77,7 @@ pub fn client_on(
     };
     for _ in 0..TRIES {
         let client = greeted()?;
-        let (all, table) = (loops(server), Table::read());
+        let (all, table) = (loops(server), Table::read(server.addr().port()));
         let wanted = loops_of(&all, &table, server, first);
         let landed = loops_of(&all, &table, server, &client);
         if placement == Placement::Other && wanted.len() > 1 {

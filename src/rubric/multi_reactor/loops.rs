@@ -89,7 +89,7 @@ pub static OWN_CONNECTIONS: Check = Check {
         const CLIENTS: usize = 60;
         let server = ctx.start_options(&["--workers", "3"])?;
         let clients = greeted(&server, 1, CLIENTS, 0)?;
-        let (all, table) = (loops(&server), Table::read());
+        let (all, table) = (loops(&server), Table::read(server.addr().port()));
         for client in &clients {
             let at = loops_of(&all, &table, &server, client);
             match at.len() {
@@ -129,7 +129,7 @@ pub static FAIR_SHARE: Check = Check {
         const CLIENTS: usize = 1000;
         let server = ctx.start_options(&["--workers", "3"])?;
         let clients = greeted(&server, 1, CLIENTS, 0)?;
-        let (all, table) = (loops(&server), Table::read());
+        let (all, table) = (loops(&server), Table::read(server.addr().port()));
         let mut held = vec![0; all.len()];
         let mut several = 0;
         for client in &clients {

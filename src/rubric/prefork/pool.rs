@@ -33,7 +33,7 @@ pub static WORKER_POOL: Check = Check {
     run: |ctx| {
         let server = start_pool(ctx)?;
         let workers = pool_of(&server)?;
-        let listener = Table::read()
+        let listener = Table::read(server.addr().port())
             .listener(server.addr())
             .ok_or_else(|| Verdict::new("no socket listens on the announced address any more"))?;
         let holders = Holders::of(workers.iter().map(|p| p.pid));
