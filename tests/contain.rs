@@ -112,9 +112,10 @@ fn main() -> ExitCode {
         ));
     }
     let first = libtest_mimic::run(&args, trials);
-    // Alone, afterwards: it counts on no other test taking hundreds of pids meanwhile.
+    // Alone, afterwards: it counts on no other test taking hundreds of pids meanwhile. Its
+    // `alone::` tells cargo-nextest the same (`.config/nextest.toml`).
     args.test_threads = Some(1);
-    let alone = vec![Trial::test("server-uid-is-unused", move || {
+    let alone = vec![Trial::test("alone::server-uid-is-unused", move || {
         server_uid_is_unused(&buggy)
     })];
     let second = libtest_mimic::run(&args, alone);
