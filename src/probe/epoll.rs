@@ -121,9 +121,7 @@ mod tests {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
         let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT;
         epoll.add(&listener, EpollEvent::new(flags, 9)).unwrap();
-        let inode = super::super::sockets::Table::read(listener.local_addr().unwrap().port())
-            .listener(listener.local_addr().unwrap())
-            .unwrap();
+        let inode = super::super::sockets::listener(listener.local_addr().unwrap()).unwrap();
         let found = watched(std::process::id() as i32);
         let ours = found
             .iter()

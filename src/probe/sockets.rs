@@ -9,7 +9,7 @@ mod diag;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use diag::{Entry, CLOSE_WAIT, ESTABLISHED, LISTEN};
+use diag::{Entry, CLOSE_WAIT, ESTABLISHED, LISTEN, TIME_WAIT};
 
 use super::procfs::socket_inodes;
 
@@ -97,12 +97,37 @@ impl Table {
     }
 }
 
-/// The sockets on `port` from `/proc/net/tcp`, which lists every socket of the machine.
+/// The inode of the socket listening on `addr`, if any: [`Table::listener`], asking the
+/// kernel about listeners only.
+pub fn listener(addr: SocketAddr) -> Option<u64> {
+    match addr {
+        SocketAddr::V4(v4) => match diag::listener(v4) {
+            Ok(found) => found.map(|e| e.inode).filter(|&inode| inode != 0),
+            Err(_) => Table::read(addr.port()).listener(addr),
+        },
+        SocketAddr::V6(_) => None,
+    }
+}
+
+/// [`Table::inode`] for one connection, looked up alone.
+pub fn inode(local: SocketAddr, remote: SocketAddr) -> Option<u64> {
+    match (local, remote) {
+        (SocketAddr::V4(l), SocketAddr::V4(r)) => match diag::connection(l, r) {
+            Ok(found) => found.map(|e| e.inode).filter(|&inode| inode != 0),
+            Err(_) => Table::read(local.port()).inode(local, remote),
+        },
+        _ => None,
+    }
+}
+
+/// The sockets on `port` from `/proc/net/tcp`, which lists every socket of the machine, but
+/// those in `TIME_WAIT`, as [`diag::on_port`] does.
 fn from_proc(port: u16) -> Vec<Entry> {
     let table = procfs::net::tcp().unwrap_or_default();
     table
         .into_iter()
         .filter(|e| e.local_address.port() == port || e.remote_address.port() == port)
+        .filter(|e| e.state.to_u8() != TIME_WAIT)
         .map(|e| Entry {
             local: e.local_address,
             remote: e.remote_address,
@@ -190,6 +215,14 @@ mod tests {
         .expect("netlink and /proc/net/tcp agree");
         // The listener, the server's end, the client's end: nothing of the other port.
         assert_eq!(seen.len(), 3, "{seen:?}");
+        let table = Table(seen.clone());
+        let addr = listener.local_addr().unwrap();
+        assert_eq!(super::listener(addr), table.listener(addr));
+        assert!(super::listener(addr).is_some());
+        let peer = client.local_addr().unwrap();
+        assert_eq!(super::inode(addr, peer), table.inode(addr, peer));
+        assert!(super::inode(addr, peer).is_some());
+        assert_eq!(super::inode(addr, other.local_addr().unwrap()), None);
         assert!(seen
             .iter()
             .any(|e| e.state == LISTEN && e.local.port() == port));

@@ -9,7 +9,7 @@ use crate::contain::output::{todo_message, TODO};
 use crate::contain::protocol::Exit;
 use crate::probe::procfs::Proc;
 use crate::probe::settle::poll;
-use crate::probe::sockets::{Holders, Table};
+use crate::probe::sockets::{self, Holders};
 use crate::verdict::{Kind, Verdict};
 
 impl Server {
@@ -33,7 +33,7 @@ impl Server {
         let held = poll(Duration::from_secs(2), || {
             let tree = self.tree().into_iter().map(|p| p.pid);
             let holds = |inode| !Holders::of(tree).of_inode(inode).is_empty();
-            match Table::read(addr.port()).listener(addr) {
+            match sockets::listener(addr) {
                 Some(inode) if holds(inode) => Some(true),
                 // Nobody left who could listen (a stub at its todo!(), a crash); but a
                 // daemon's parent exits once its child listens: that child still counts.
@@ -49,7 +49,7 @@ impl Server {
             // connect to whatever now listens on that port.
             return Err(obituary);
         }
-        let what = if Table::read(addr.port()).listener(addr).is_some() {
+        let what = if sockets::listener(addr).is_some() {
             "a socket listens there, but no process the server started holds it: a server must \
              listen itself, not announce another program's port"
         } else {

@@ -11,6 +11,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{
     recv, sendto, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType,
@@ -34,12 +35,14 @@ pub struct Entry {
 pub const ESTABLISHED: u8 = 1;
 pub const LISTEN: u8 = 10;
 pub const CLOSE_WAIT: u8 = 8;
+pub const TIME_WAIT: u8 = 6;
 
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_DUMP: u16 = 0x300;
+const NLM_F_MULTI: u16 = 0x2;
 const INET_DIAG_REQ_BYTECODE: u16 = 1;
 const IPPROTO_TCP: u8 = 6;
 const AF_INET: u8 = 2;
@@ -50,28 +53,59 @@ const BC_S_LE: u8 = 3;
 const BC_D_GE: u8 = 4;
 const BC_D_LE: u8 = 5;
 
-/// Every IPv4 TCP socket whose local or remote port is `port`.
+/// Every IPv4 TCP socket whose local or remote port is `port`, but those in `TIME_WAIT`
+/// (closed, inode 0, and by far the most numerous after many short connections).
 pub fn on_port(port: u16) -> io::Result<Vec<Entry>> {
+    let all_but_time_wait = !(1u32 << TIME_WAIT);
+    ask(&request(
+        all_but_time_wait,
+        [0; 48],
+        &port_filter(port),
+        true,
+    ))
+}
+
+/// The socket listening on `addr`, if any. The kernel looks in its table of listeners only,
+/// not through every connection.
+pub fn listener(addr: SocketAddrV4) -> io::Result<Option<Entry>> {
+    let mut id = [0; 48];
+    id[0..2].copy_from_slice(&addr.port().to_be_bytes());
+    let found = ask(&request(1 << LISTEN, id, &[], true))?;
+    Ok(found.into_iter().find(|e| e.local == SocketAddr::V4(addr)))
+}
+
+/// The socket with local address `local` and peer `remote`, if any: one lookup in the
+/// kernel's hash table.
+pub fn connection(local: SocketAddrV4, remote: SocketAddrV4) -> io::Result<Option<Entry>> {
+    let mut id = [0; 48];
+    id[0..2].copy_from_slice(&local.port().to_be_bytes());
+    id[2..4].copy_from_slice(&remote.port().to_be_bytes());
+    id[4..8].copy_from_slice(&local.ip().octets());
+    id[20..24].copy_from_slice(&remote.ip().octets());
+    id[40..48].fill(0xff); // INET_DIAG_NOCOOKIE: any socket with those addresses
+                           // Where no connection matches, the kernel's lookup finds the listener on `local`.
+    let exact = |e: &Entry| e.local == SocketAddr::V4(local) && e.remote == SocketAddr::V4(remote);
+    match ask(&request(u32::MAX, id, &[], false)) {
+        Ok(found) => Ok(found.into_iter().find(exact)),
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ENOENT as i32) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sends `request` and collects the sockets of the reply.
+fn ask(request: &[u8]) -> io::Result<Vec<Entry>> {
     let fd = socket(
         AddressFamily::Netlink,
         SockType::Datagram,
         SockFlag::SOCK_CLOEXEC,
         SockProtocol::NetlinkSockDiag,
     )?;
-    sendto(
-        std::os::fd::AsRawFd::as_raw_fd(&fd),
-        &request(port),
-        &NetlinkAddr::new(0, 0),
-        MsgFlags::empty(),
-    )?;
+    let fd = fd.as_raw_fd();
+    sendto(fd, request, &NetlinkAddr::new(0, 0), MsgFlags::empty())?;
     let mut entries = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = recv(
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            &mut buf,
-            MsgFlags::empty(),
-        )?;
+        let n = recv(fd, &mut buf, MsgFlags::empty())?;
         if n == 0 {
             return Err(io::Error::other(
                 "sock_diag: the kernel's reply ended early",
@@ -83,12 +117,12 @@ pub fn on_port(port: u16) -> io::Result<Vec<Entry>> {
     }
 }
 
-/// The dump request: every state, filtered to `port` at either end.
-fn request(port: u16) -> Vec<u8> {
-    // The filter, a little program: a jump's offsets count bytes from the operation, landing
-    // exactly at the end accepts, 4 bytes past it rejects; and the kernel requires every
-    // jump to land on an operation reached by the "yes" path. Each port test is followed by
-    // a word whose last two bytes hold the port.
+/// A filter that keeps the sockets with `port` at either end.
+fn port_filter(port: u16) -> Vec<u8> {
+    // A little program: a jump's offsets count bytes from the operation, landing exactly at
+    // the end accepts, 4 bytes past it rejects; and the kernel requires every jump to land on
+    // an operation reached by the "yes" path. Each port test is followed by a word whose
+    // last two bytes hold the port.
     let op = |code: u8, yes: u8, no: u16| [code, yes, no.to_ne_bytes()[0], no.to_ne_bytes()[1]];
     let port_word = op(0, 0, port);
     let mut filter = Vec::new();
@@ -101,28 +135,46 @@ fn request(port: u16) -> Vec<u8> {
     filter.extend(port_word);
     filter.extend(op(BC_D_LE, 8, 12)); // 28: remote port <= P: accept (36), else reject (40)
     filter.extend(port_word);
+    filter
+}
 
-    let attr_len = 4 + filter.len();
+/// A request for the sockets in `states` (a bit per state) that match `id` (a `struct
+/// inet_diag_sockid`: zeros match anything in a dump) and `filter`: every one (`dump`), or
+/// the one `id` names exactly.
+fn request(states: u32, id: [u8; 48], filter: &[u8], dump: bool) -> Vec<u8> {
+    let attr_len = if filter.is_empty() {
+        0
+    } else {
+        4 + filter.len()
+    };
     let total = 16 + 56 + attr_len;
+    let flags = if dump {
+        NLM_F_REQUEST | NLM_F_DUMP
+    } else {
+        NLM_F_REQUEST
+    };
     let mut msg = Vec::with_capacity(total);
     // struct nlmsghdr
     msg.extend((total as u32).to_ne_bytes());
     msg.extend(SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    msg.extend((NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    msg.extend(flags.to_ne_bytes());
     msg.extend(1u32.to_ne_bytes()); // sequence number
     msg.extend(0u32.to_ne_bytes()); // port id: the kernel's
                                     // struct inet_diag_req_v2: family, protocol, extensions, padding, states, socket id
     msg.extend([AF_INET, IPPROTO_TCP, 0, 0]);
-    msg.extend(u32::MAX.to_ne_bytes());
-    msg.extend([0u8; 48]);
-    // struct nlattr, then the filter
-    msg.extend((attr_len as u16).to_ne_bytes());
-    msg.extend(INET_DIAG_REQ_BYTECODE.to_ne_bytes());
-    msg.extend(filter);
+    msg.extend(states.to_ne_bytes());
+    msg.extend(id);
+    if !filter.is_empty() {
+        // struct nlattr, then the filter
+        msg.extend((attr_len as u16).to_ne_bytes());
+        msg.extend(INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+        msg.extend(filter);
+    }
     msg
 }
 
-/// Reads one datagram of the reply into `entries`; `true` once the dump is done.
+/// Reads one datagram of the reply into `entries`; `true` once it is complete: a dump ends
+/// with `NLMSG_DONE`, an exact lookup with its one socket.
 fn read_reply(mut bytes: &[u8], entries: &mut Vec<Entry>) -> io::Result<bool> {
     let short = || io::Error::other("sock_diag: a reply shorter than its header says");
     while bytes.len() >= 16 {
@@ -139,7 +191,13 @@ fn read_reply(mut bytes: &[u8], entries: &mut Vec<Entry>) -> io::Result<bool> {
                 let errno = i32::from_ne_bytes(errno.try_into().unwrap_or_default());
                 return Err(io::Error::from_raw_os_error(-errno));
             }
-            SOCK_DIAG_BY_FAMILY => entries.push(entry(payload).ok_or_else(short)?),
+            SOCK_DIAG_BY_FAMILY => {
+                entries.push(entry(payload).ok_or_else(short)?);
+                let multipart = u16::from_ne_bytes([bytes[6], bytes[7]]) & NLM_F_MULTI != 0;
+                if !multipart {
+                    return Ok(true);
+                }
+            }
             _ => {}
         }
         // Messages are aligned to 4 bytes.

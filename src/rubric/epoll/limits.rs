@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::crowd::greeted;
 use super::writes::rss_kib;
 use super::{fds, settle, LIMIT};
-use crate::drive::client::Client;
+use crate::drive::client::{secs, Client};
 use crate::rubric::check::{Category, Check, Ctx};
 use crate::rubric::{common, diagnose};
 use crate::verdict::Outcome;
@@ -95,7 +95,11 @@ pub static CLOSED_PEERS: Check = Check {
                 }
             }
         }
-        let deadline = Instant::now() + Duration::from_secs(3);
+        // A correct server is back in milliseconds; the margin is for a machine so busy
+        // that its loop waits for a CPU (seen: 4 descriptors still open after 3 s, with a
+        // dozen gradings beside it).
+        let margin = Duration::from_secs(10);
+        let deadline = Instant::now() + margin;
         loop {
             let now = fds(&server)?;
             if now <= baseline {
@@ -105,8 +109,9 @@ pub static CLOSED_PEERS: Check = Check {
                 fail!(
                     "with one client connected the server had {baseline} descriptors open; then \
                      1,000 more clients came and went, 200 at a time (half closed normally, half \
-                     reset the connection, half of each in the middle of a line), and 3 s later \
+                     reset the connection, half of each in the middle of a line), and {} later \
                      it had {now}: {} descriptors leaked",
+                    secs(margin),
                     now - baseline
                 );
             }

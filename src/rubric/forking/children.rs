@@ -219,7 +219,7 @@ pub static CHILDREN_EXIT: Check = Check {
 fn who_reads(server: &Server, client: &Client) -> Option<i32> {
     let local = client.stream().local_addr().ok()?;
     poll(Duration::from_secs(2), || {
-        let inode = Table::read(server.addr().port()).inode(server.addr(), local)?;
+        let inode = sockets::inode(server.addr(), local)?;
         let live = server.tree().into_iter().filter(|p| !p.is_zombie());
         live.map(|p| p.pid).find(|&pid| {
             procfs::reading_sockets(pid)

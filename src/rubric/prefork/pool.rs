@@ -10,7 +10,7 @@ use crate::contain::server::Server;
 use crate::drive::client::Client;
 use crate::probe::procfs::Proc;
 use crate::probe::settle::poll;
-use crate::probe::sockets::{Holders, Table};
+use crate::probe::sockets::{self, Holders};
 use crate::rubric::check::{Category, Check};
 use crate::rubric::forking::{live_children, new_since, Sockets};
 use crate::verdict::{Outcome, Verdict};
@@ -33,8 +33,7 @@ pub static WORKER_POOL: Check = Check {
     run: |ctx| {
         let server = start_pool(ctx)?;
         let workers = pool_of(&server)?;
-        let listener = Table::read(server.addr().port())
-            .listener(server.addr())
+        let listener = sockets::listener(server.addr())
             .ok_or_else(|| Verdict::new("no socket listens on the announced address any more"))?;
         let holders = Holders::of(workers.iter().map(|p| p.pid));
         let without: Vec<Proc> = workers
