@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p workbook-lab                       # every architecture, tokio, 100/1,000/10,000
 //! cargo run --release -p workbook-lab -- epoll tokio --conns 1000
+//! cargo run --release -p workbook-lab -- epoll tokio --conns 1000,10000 --rounds 5   # medians
 //! cargo run --release -p workbook-lab -- --work 100         # CPU-bound requests
 //! cargo run --release -p workbook-lab -- -- target/release/exercise-epoll
 //! cargo run --release -p workbook-lab -- costs              # a switch, a fork, a thread
@@ -112,6 +113,11 @@ struct DrillArgs {
     /// Also write the book's lab tables and figures from this run (as `lab book` does).
     #[arg(long)]
     book: bool,
+    /// Run the whole drill this many times, the servers' order reversed every other time,
+    /// and give each epoll-against-tokio ratio's median (rounds.md); the other tables are the
+    /// last run's.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Measure this program too (it must follow the contract), beside the yardsticks.
     #[arg(last = true)]
     program: Vec<OsString>,
@@ -174,13 +180,36 @@ fn drill_main(a: DrillArgs) -> Result<bool, String> {
         placement,
         cpus,
     };
-    let env = env::Env::read(cpus, placement, nofile);
-    let drill = drill::run(env, settings, &targets)?;
+    let mut runs = Vec::new();
+    for round in 0..a.rounds {
+        if a.rounds > 1 {
+            eprintln!("lab: round {} of {}", round + 1, a.rounds);
+        }
+        // Neither server always first: a machine warms up, and its noise drifts.
+        let backwards = round % 2 == 1;
+        let order: Vec<_> = match backwards {
+            true => targets.iter().rev().cloned().collect(),
+            false => targets.clone(),
+        };
+        let env = env::Env::read(cpus, placement, nofile);
+        let mut drill = drill::run(env, settings.clone(), &order)?;
+        if backwards {
+            drill.servers.reverse(); // the tables keep the book's order
+        }
+        runs.push(drill);
+    }
+    let drill = runs.last().expect("at least one round").clone();
     let out = a
         .out
         .unwrap_or_else(|| results_dir().join(if a.work > 0 { "work" } else { "drill" }));
     report::write(&drill, &out)?;
     println!("{}", report::markdown(&drill));
+    if a.rounds > 1 {
+        let summary = report::rounds(&runs);
+        std::fs::write(out.join("rounds.md"), &summary)
+            .map_err(|e| format!("cannot write into {}: {e}", out.display()))?;
+        println!("## Epoll against tokio, {} rounds\n\n{summary}", a.rounds);
+    }
     eprintln!("lab: results in {}", out.display());
     if a.book {
         book::write_drill(&drill, &workbook::cargo::workspace_root())?;

@@ -169,51 +169,97 @@ pub fn breaks(d: &Drill) -> String {
     t
 }
 
+/// One of the epoll solution's targets against tokio `current_thread`, as one run measured
+/// it: `epoll ÷ tokio` must be at most `bound`.
+pub struct Target {
+    pub conns: usize,
+    pub what: String,
+    pub epoll: f64,
+    pub tokio: f64,
+    pub bound: f64,
+    /// How to show `epoll` and `tokio`.
+    show: fn(f64) -> String,
+}
+
+impl Target {
+    pub fn ratio(&self) -> f64 {
+        if self.tokio > 0.0 {
+            self.epoll / self.tokio
+        } else {
+            f64::NAN
+        }
+    }
+}
+
+fn met(ratio: f64, bound: f64) -> &'static str {
+    if ratio <= bound {
+        "yes"
+    } else {
+        "**no**"
+    }
+}
+
+/// The targets with ratios, at 1,000 connections and more, if the run measured both.
+pub fn target_rows(d: &Drill) -> Vec<Target> {
+    let (Some(epoll), Some(tokio)) = (d.server("epoll"), d.server("tokio")) else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for &n in d.settings.conns.iter().filter(|&&n| n >= 1_000) {
+        let (Some(e), Some(k)) = (epoll.cell(n), tokio.cell(n)) else {
+            continue;
+        };
+        for (le, lk) in e.open.iter().zip(&k.open) {
+            rows.push(Target {
+                conns: n,
+                what: format!(
+                    "p99, open loop at {}/s",
+                    thousands(le.rate.unwrap_or(0.0) as u64)
+                ),
+                epoll: le.latency.p99 as f64,
+                tokio: lk.latency.p99 as f64,
+                bound: 1.0,
+                show: |v| micros(v as u64),
+            });
+        }
+        if let (Some(le), Some(lk)) = (&e.closed, &k.closed) {
+            rows.push(Target {
+                conns: n,
+                what: "server CPU per echo, closed loop".to_string(),
+                epoll: le.cpu_per_echo_us,
+                tokio: lk.cpu_per_echo_us,
+                bound: 0.9,
+                show: |v| format!("{v:.2} µs"),
+            });
+        }
+    }
+    rows
+}
+
 /// Section 2 of the issue: the epoll solution against tokio `current_thread`, in this run.
 pub fn targets(d: &Drill) -> String {
     let (Some(epoll), Some(tokio)) = (d.server("epoll"), d.server("tokio")) else {
         return String::new();
     };
     let mut t = String::from("| connections | measure | epoll | tokio | epoll ÷ tokio | target | met |\n|---|---|---|---|---|---|---|\n");
-    let row = |n: usize, what: String, e: f64, k: f64, show: &dyn Fn(f64) -> String, bound: f64| {
-        let ratio = if k > 0.0 { e / k } else { f64::NAN };
-        format!(
-            "| {} | {what} | {} | {} | {ratio:.2} | ≤ {bound} | {} |\n",
-            thousands(n as u64),
-            show(e),
-            show(k),
-            if ratio <= bound { "yes" } else { "**no**" }
-        )
-    };
+    let rows = target_rows(d);
     for &n in d.settings.conns.iter().filter(|&&n| n >= 1_000) {
+        for r in rows.iter().filter(|r| r.conns == n) {
+            let _ = writeln!(
+                t,
+                "| {} | {} | {} | {} | {:.2} | ≤ {} | {} |",
+                thousands(n as u64),
+                r.what,
+                (r.show)(r.epoll),
+                (r.show)(r.tokio),
+                r.ratio(),
+                r.bound,
+                met(r.ratio(), r.bound)
+            );
+        }
         let (Some(e), Some(k)) = (epoll.cell(n), tokio.cell(n)) else {
             continue;
         };
-        for (le, lk) in e.open.iter().zip(&k.open) {
-            let what = format!(
-                "p99, open loop at {}/s",
-                thousands(le.rate.unwrap_or(0.0) as u64)
-            );
-            t += &row(
-                n,
-                what,
-                le.latency.p99 as f64,
-                lk.latency.p99 as f64,
-                &|v| micros(v as u64),
-                1.0,
-            );
-        }
-        if let (Some(le), Some(lk)) = (&e.closed, &k.closed) {
-            let what = "server CPU per echo, closed loop".to_string();
-            t += &row(
-                n,
-                what,
-                le.cpu_per_echo_us,
-                lk.cpu_per_echo_us,
-                &|v| format!("{v:.2} µs"),
-                0.9,
-            );
-        }
         let _ = writeln!(
             t,
             "| {} | connections established | {} of {} | {} of {} | | all | {} |",
@@ -227,6 +273,42 @@ pub fn targets(d: &Drill) -> String {
             } else {
                 "**no**"
             }
+        );
+    }
+    t
+}
+
+/// The targets over several runs (`--rounds`): each ratio's median, with the lowest and the
+/// highest, since one run's ratio moves by tens of percent on a busy two-core machine.
+pub fn rounds(runs: &[Drill]) -> String {
+    let per_run: Vec<Vec<Target>> = runs.iter().map(target_rows).collect();
+    let Some(first) = per_run.first() else {
+        return String::new();
+    };
+    let mut t = format!(
+        "| connections | measure | median epoll ÷ tokio of {} runs | lowest | highest | target | met by the median |\n|---|---|---|---|---|---|---|\n",
+        runs.len()
+    );
+    for (i, row) in first.iter().enumerate() {
+        let mut ratios: Vec<f64> = per_run
+            .iter()
+            .filter_map(|rows| rows.get(i).map(Target::ratio))
+            .filter(|r| r.is_finite())
+            .collect();
+        if ratios.is_empty() {
+            continue;
+        }
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        let _ = writeln!(
+            t,
+            "| {} | {} | {median:.2} | {:.2} | {:.2} | ≤ {} | {} |",
+            thousands(row.conns as u64),
+            row.what,
+            ratios[0],
+            ratios[ratios.len() - 1],
+            row.bound,
+            met(median, row.bound)
         );
     }
     t

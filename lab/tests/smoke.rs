@@ -1,5 +1,6 @@
 //! The lab's smoke: a tiny drill (two architectures, 100 connections, a fraction of a second
-//! per load) and `lab costs` must run to the end and write every file they promise. The
+//! per load), two tiny rounds of epoll against tokio, and `lab costs` must run to the end and
+//! write every file they promise. The
 //! figures themselves are not checked: on a shared two-core machine they are whatever the
 //! machine gives; only what no machine excuses is (an iterative server starves its second
 //! client; an epoll server serves all 100).
@@ -77,6 +78,42 @@ fn a_small_drill_writes_its_tables_json_and_charts() {
             "{chart}: the legend names the servers"
         );
     }
+}
+
+#[test]
+fn rounds_give_each_targets_median_and_keep_the_order() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let args = [
+        "epoll", "tokio", "--conns", "1000", "--secs", "0.3", "--warmup", "0.1", "--rates", "2000",
+        "--rounds", "2", "--out", dir,
+    ];
+    let output = lab(&args);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let rounds = std::fs::read_to_string(out.path().join("rounds.md")).unwrap();
+    assert!(
+        rounds.contains("median epoll ÷ tokio of 2 runs"),
+        "{rounds}"
+    );
+    assert!(
+        rounds.contains("| 1,000 | p99, open loop at 2,000/s |")
+            && rounds.contains("| 1,000 | server CPU per echo, closed loop |"),
+        "{rounds}"
+    );
+    assert!(
+        stdout.contains("## Epoll against tokio, 2 rounds"),
+        "{stdout}"
+    );
+    // The second round ran tokio first; the tables keep the order asked for.
+    let text = std::fs::read_to_string(out.path().join("results.json")).unwrap();
+    let results: Value = serde_json::from_str(&text).unwrap();
+    let names: Vec<&str> = results["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["epoll", "tokio"]);
 }
 
 #[test]
