@@ -14,7 +14,10 @@ use diag::{Entry, CLOSE_WAIT, ESTABLISHED, LISTEN, TIME_WAIT};
 use super::procfs::socket_inodes;
 
 /// The kernel's IPv4 TCP sockets on one port (local or remote), read once.
-pub struct Table(Vec<Entry>);
+pub struct Table {
+    port: u16,
+    entries: Vec<Entry>,
+}
 
 /// The server's end of one connection, as the TCP table shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,24 +38,25 @@ impl Table {
     /// Reads now every socket whose local or remote port is `port`: a server's listener and
     /// its ends of connections, and its clients' ends (empty if the table cannot be read).
     pub fn read(port: u16) -> Table {
-        Table(diag::on_port(port).unwrap_or_else(|_| from_proc(port)))
+        let entries = diag::on_port(port).unwrap_or_else(|_| from_proc(port));
+        Table { port, entries }
     }
 
     /// The inode of the socket with local address `local` and peer `remote`; `None` if there
     /// is none with a descriptor (inode 0: not accepted yet, or closed).
     pub fn inode(&self, local: SocketAddr, remote: SocketAddr) -> Option<u64> {
-        self.0
+        self.entries
             .iter()
             .find(|e| e.local == local && e.remote == remote && e.inode != 0)
             .map(|e| e.inode)
     }
 
-    /// The server's ends of the connections accepted on `port` that a descriptor still holds
-    /// (not the listener, nor ends already closed).
-    pub fn ends(&self, port: u16) -> Vec<End> {
-        self.0
+    /// The server's ends of the connections accepted on the port that a descriptor still
+    /// holds (not the listener, nor ends already closed).
+    pub fn ends(&self) -> Vec<End> {
+        self.entries
             .iter()
-            .filter(|e| e.local.port() == port && e.inode != 0)
+            .filter(|e| e.local.port() == self.port && e.inode != 0)
             .filter(|e| e.state != LISTEN)
             .map(|e| End {
                 peer: e.remote,
@@ -66,31 +70,31 @@ impl Table {
 
     /// The inode of the socket listening on `addr`, if any.
     pub fn listener(&self, addr: SocketAddr) -> Option<u64> {
-        self.0
+        self.entries
             .iter()
             .find(|e| e.state == LISTEN && e.local == addr && e.inode != 0)
             .map(|e| e.inode)
     }
 
-    /// Bytes that reached the server's sockets on `port` from the clients on ports `peers`
+    /// Bytes that reached the server's sockets on the port from the clients on ports `peers`
     /// but that the server has not read yet (the receive queues).
-    pub fn unread(&self, port: u16, peers: &[u16]) -> u64 {
-        self.0
+    pub fn unread(&self, peers: &[u16]) -> u64 {
+        self.entries
             .iter()
-            .filter(|e| e.local.port() == port)
+            .filter(|e| e.local.port() == self.port)
             .filter(|e| peers.contains(&e.remote.port()))
             .map(|e| u64::from(e.rx_queue))
             .sum()
     }
 
-    /// How many of the clients on ports `peers` no longer have an open connection to
-    /// `port`, as their own ends show: the server closed it (the client's end waits in
+    /// How many of the clients on ports `peers` no longer have an open connection to the
+    /// port, as their own ends show: the server closed it (the client's end waits in
     /// `CLOSE_WAIT`) or reset it (the client's end is gone from the table).
-    pub fn ended(&self, port: u16, peers: &[u16]) -> usize {
+    pub fn ended(&self, peers: &[u16]) -> usize {
         let open = self
-            .0
+            .entries
             .iter()
-            .filter(|e| e.remote.port() == port && e.state == ESTABLISHED)
+            .filter(|e| e.remote.port() == self.port && e.state == ESTABLISHED)
             .filter(|e| peers.contains(&e.local.port()))
             .count();
         peers.len().saturating_sub(open)
@@ -102,7 +106,7 @@ impl Table {
 pub fn listener(addr: SocketAddr) -> Option<u64> {
     match addr {
         SocketAddr::V4(v4) => match diag::listener(v4) {
-            Ok(found) => found.map(|e| e.inode).filter(|&inode| inode != 0),
+            Ok(found) => held(found),
             Err(_) => Table::read(addr.port()).listener(addr),
         },
         SocketAddr::V6(_) => None,
@@ -113,11 +117,16 @@ pub fn listener(addr: SocketAddr) -> Option<u64> {
 pub fn inode(local: SocketAddr, remote: SocketAddr) -> Option<u64> {
     match (local, remote) {
         (SocketAddr::V4(l), SocketAddr::V4(r)) => match diag::connection(l, r) {
-            Ok(found) => found.map(|e| e.inode).filter(|&inode| inode != 0),
+            Ok(found) => held(found),
             Err(_) => Table::read(local.port()).inode(local, remote),
         },
         _ => None,
     }
+}
+
+/// The inode of `found`, if a descriptor holds it (0: none does).
+fn held(found: Option<Entry>) -> Option<u64> {
+    found.map(|e| e.inode).filter(|&inode| inode != 0)
 }
 
 /// The sockets on `port` from `/proc/net/tcp`, which lists every socket of the machine, but
@@ -179,7 +188,7 @@ mod tests {
         let peer = client.local_addr().unwrap();
         let found = super::super::settle::poll(std::time::Duration::from_secs(2), || {
             let table = Table::read(addr.port());
-            (table.unread(addr.port(), &[peer.port()]) == 7).then_some(table)
+            (table.unread(&[peer.port()]) == 7).then_some(table)
         })
         .expect("the 7 bytes show in the receive queue");
         let inode = found.inode(accepted.local_addr().unwrap(), peer).unwrap();
@@ -215,7 +224,10 @@ mod tests {
         .expect("netlink and /proc/net/tcp agree");
         // The listener, the server's end, the client's end: nothing of the other port.
         assert_eq!(seen.len(), 3, "{seen:?}");
-        let table = Table(seen.clone());
+        let table = Table {
+            port,
+            entries: seen.clone(),
+        };
         let addr = listener.local_addr().unwrap();
         assert_eq!(super::listener(addr), table.listener(addr));
         assert!(super::listener(addr).is_some());
@@ -242,7 +254,7 @@ mod tests {
             closed.local_addr().unwrap().port(),
         ];
         let ended = super::super::settle::poll(std::time::Duration::from_secs(2), || {
-            Some(Table::read(addr.port()).ended(addr.port(), &peers)).filter(|&n| n == 1)
+            Some(Table::read(addr.port()).ended(&peers)).filter(|&n| n == 1)
         });
         assert_eq!(ended, Some(1));
     }
@@ -258,7 +270,7 @@ mod tests {
         client.shutdown(std::net::Shutdown::Write).unwrap();
         let peer = client.local_addr().unwrap();
         let end = super::super::settle::poll(std::time::Duration::from_secs(2), || {
-            let ends = Table::read(addr.port()).ends(addr.port());
+            let ends = Table::read(addr.port()).ends();
             ends.into_iter().find(|e| e.peer == peer && e.peer_closed)
         })
         .expect("the server's end is in CLOSE_WAIT");

@@ -63,7 +63,7 @@ pub fn unread_input(server: &Server) -> Option<Cause> {
         return None;
     }
     let mut first: Vec<End> = Table::read(port)
-        .ends(port)
+        .ends()
         .into_iter()
         .filter(|e| e.unread > 0 && e.unsent == 0)
         .collect();
@@ -77,7 +77,7 @@ pub fn unread_input(server: &Server) -> Option<Cause> {
     // one reading of /proc/net/tcp is not a change: the kernel lists the table a page at a
     // time, and while other sockets come and go, one reading may skip an entry.
     let changed = poll(STALL, || {
-        let now = Table::read(port).ends(port);
+        let now = Table::read(port).ends();
         let moved = first
             .iter()
             .any(|f| now.iter().any(|e| e.inode == f.inode && e != f));
@@ -118,7 +118,7 @@ pub fn unread_input(server: &Server) -> Option<Cause> {
 /// to be sent: every `epoll_wait` returns at once for them, so the loop never sleeps. Only
 /// a cause when the server is known to be busy.
 pub fn idle_epollout(server: &Server) -> Option<Cause> {
-    let ends = Table::read(server.addr().port()).ends(server.addr().port());
+    let ends = Table::read(server.addr().port()).ends();
     let idle = epoll::watched(server.pid())
         .into_iter()
         .filter(|w| w.wants_write_level())

@@ -82,8 +82,9 @@ pub fn connection(local: SocketAddrV4, remote: SocketAddrV4) -> io::Result<Optio
     id[2..4].copy_from_slice(&remote.port().to_be_bytes());
     id[4..8].copy_from_slice(&local.ip().octets());
     id[20..24].copy_from_slice(&remote.ip().octets());
-    id[40..48].fill(0xff); // INET_DIAG_NOCOOKIE: any socket with those addresses
-                           // Where no connection matches, the kernel's lookup finds the listener on `local`.
+    // INET_DIAG_NOCOOKIE: any socket with those addresses.
+    id[40..48].fill(0xff);
+    // Where no connection matches, the kernel's lookup finds the listener on `local`.
     let exact = |e: &Entry| e.local == SocketAddr::V4(local) && e.remote == SocketAddr::V4(remote);
     match ask(&request(u32::MAX, id, &[], false)) {
         Ok(found) => Ok(found.into_iter().find(exact)),
@@ -160,7 +161,8 @@ fn request(states: u32, id: [u8; 48], filter: &[u8], dump: bool) -> Vec<u8> {
     msg.extend(flags.to_ne_bytes());
     msg.extend(1u32.to_ne_bytes()); // sequence number
     msg.extend(0u32.to_ne_bytes()); // port id: the kernel's
-                                    // struct inet_diag_req_v2: family, protocol, extensions, padding, states, socket id
+
+    // struct inet_diag_req_v2: family, protocol, extensions, padding, states, socket id
     msg.extend([AF_INET, IPPROTO_TCP, 0, 0]);
     msg.extend(states.to_ne_bytes());
     msg.extend(id);

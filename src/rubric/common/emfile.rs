@@ -121,7 +121,7 @@ pub fn out_of_descriptors_with(
 fn crowd_gone(server: &Server, peers: &[u16]) {
     let port = server.addr().port();
     poll(RECOVERY, || {
-        let ends = Table::read(port).ends(port);
+        let ends = Table::read(port).ends();
         (!ends.iter().any(|e| peers.contains(&e.peer.port()))).then_some(())
     });
 }

@@ -102,7 +102,7 @@ pub static BOUNDED_QUEUE: Check = Check {
             thousands(held as u64),
             thousands((held - WORKERS) as u64)
         );
-        let ended = Table::read(server.addr().port()).ended(server.addr().port(), &peers);
+        let ended = Table::read(server.addr().port()).ended(&peers);
         ensure!(
             ended == 0,
             "{when}, {ended} of those 1,000 clients had their connection ended by the server: \

@@ -235,7 +235,7 @@ pub(super) fn third(line: &[u8], piece: usize) -> &[u8] {
 pub(super) fn all_read(server: &Server, peers: &[u16]) -> bool {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        if Table::read(server.addr().port()).unread(server.addr().port(), peers) == 0 {
+        if Table::read(server.addr().port()).unread(peers) == 0 {
             return true;
         }
         if Instant::now() > deadline {
