@@ -58,6 +58,24 @@ pub fn pin_current_thread(cpu: Option<usize>, cpus: usize) -> Result<(), String>
     sched_setaffinity(Pid::from_raw(0), &set).map_err(|e| format!("cannot pin to {cpu:?}: {e}"))
 }
 
+/// Moves process `pid` (a shepherd: one thread) to `cpu`, in the idle scheduling class:
+/// it then runs when that CPU has nothing else to do, in short turns otherwise. What it does
+/// each tick is cheap for one process, not for 10,000 forked children (a tenth of a second
+/// of reading `/proc`), and as an ordinary process it would stall the client on `cpu` that
+/// long, every tick: a stall an open loop charges to the server.
+pub fn move_to_background(pid: i32, cpu: Option<usize>) {
+    if let Some(cpu) = cpu {
+        let mut set = CpuSet::new();
+        if set.set(cpu).is_ok() {
+            let _ = sched_setaffinity(Pid::from_raw(pid), &set);
+        }
+    }
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid `sched_param` that outlives the call, which only reads
+    // it (nix has no `sched_setscheduler`). On failure the shepherd stays as it was.
+    let _ = unsafe { libc::sched_setscheduler(pid, libc::SCHED_IDLE, &param) };
+}
+
 /// The CPUs this process may use, counted before any pinning.
 pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
