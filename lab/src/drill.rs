@@ -131,7 +131,11 @@ pub fn run(env: Env, settings: Settings, targets: &[Target]) -> Result<Drill, St
 /// One line per cell, for the terminal while the drill runs.
 fn summary(name: &str, c: &Cell) -> String {
     let rate = c.closed.as_ref().map_or("no echo".to_string(), |l| {
-        format!("{}/s", thousands(l.per_second as u64))
+        format!(
+            "{}/s, {:.1} µs of server CPU each",
+            thousands(l.per_second as u64),
+            l.cpu_per_echo_us
+        )
     });
     let p99 = c
         .open
@@ -140,13 +144,13 @@ fn summary(name: &str, c: &Cell) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "{name} at {}: {} {}; closed loop {rate}; open-loop p99 {p99}; {:.0} s",
+        "{name} at {}: {}{}; closed loop {rate}; open-loop p99 {p99}; {:.0} s",
         thousands(c.conns as u64),
         c.class.name(),
         if c.why.is_empty() {
             String::new()
         } else {
-            format!("({})", c.why)
+            format!(" ({})", c.why)
         },
         c.secs
     )
