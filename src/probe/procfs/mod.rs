@@ -7,7 +7,7 @@
 
 mod tasks;
 
-pub use tasks::{any_task_running, cpu_ns, process_cpu_ms, reading_sockets, tasks, wchan, Task};
+pub use tasks::{any_task_running, cpu_ns, reading_sockets, tasks, wchan, Task};
 
 use std::collections::{HashMap, HashSet};
 use std::fs;

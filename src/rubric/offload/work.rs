@@ -124,7 +124,7 @@ pub static LOOP_CPU: Check = Check {
         let mut clients = greeted(&server, 1, CLIENTS, 0)?;
         let loop_tid = loop_thread(&server)?;
         let before = procfs::tasks(server.pid());
-        let cpu_before = procfs::process_cpu_ms(server.pid()).unwrap_or(0);
+        let cpu_before = procfs::cpu_ns(server.pid()).unwrap_or(0);
         let lines: Vec<Vec<u8>> = (1..=CLIENTS)
             .map(|i| {
                 (1..=5)
@@ -154,10 +154,11 @@ pub static LOOP_CPU: Check = Check {
             now.saturating_sub(then) / 1_000_000
         };
         // All the process's CPU time, threads that have ended included (a server may start
-        // one per job), in clock ticks: precise enough for 400 ms.
-        let total = procfs::process_cpu_ms(server.pid())
+        // one per job).
+        let total = procfs::cpu_ns(server.pid())
             .unwrap_or(0)
-            .saturating_sub(cpu_before);
+            .saturating_sub(cpu_before)
+            / 1_000_000;
         let in_loop = spent(loop_tid);
         ensure!(
             total >= WORK_MS / 2,
