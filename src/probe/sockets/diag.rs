@@ -95,13 +95,14 @@ pub fn connection(local: SocketAddrV4, remote: SocketAddrV4) -> io::Result<Optio
 
 /// Sends `request` and collects the sockets of the reply.
 fn ask(request: &[u8]) -> io::Result<Vec<Entry>> {
-    let fd = socket(
+    // Owned here, so closed on every way out; the calls below take its raw number.
+    let netlink = socket(
         AddressFamily::Netlink,
         SockType::Datagram,
         SockFlag::SOCK_CLOEXEC,
         SockProtocol::NetlinkSockDiag,
     )?;
-    let fd = fd.as_raw_fd();
+    let fd = netlink.as_raw_fd();
     sendto(fd, request, &NetlinkAddr::new(0, 0), MsgFlags::empty())?;
     let mut entries = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
