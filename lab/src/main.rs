@@ -208,7 +208,7 @@ fn drill_main(a: DrillArgs) -> Result<bool, String> {
         let summary = report::rounds(&runs);
         std::fs::write(out.join("rounds.md"), &summary)
             .map_err(|e| format!("cannot write into {}: {e}", out.display()))?;
-        println!("## Epoll against tokio, {} rounds\n\n{summary}", a.rounds);
+        println!("## Against tokio, {} rounds\n\n{summary}", a.rounds);
     }
     eprintln!("lab: results in {}", out.display());
     if a.book {

@@ -10,6 +10,7 @@ use workbook::drive::client::thousands;
 use crate::charts;
 use crate::drill::Drill;
 use crate::stats::{bytes, micros};
+use crate::targets::Kind;
 
 /// Writes `results.json`, `results.md` and the charts into `dir`.
 pub fn write(drill: &Drill, dir: &Path) -> Result<(), String> {
@@ -170,21 +171,22 @@ pub fn breaks(d: &Drill) -> String {
 }
 
 /// One of the epoll solution's targets against tokio `current_thread`, as one run measured
-/// it: `epoll ÷ tokio` must be at most `bound`.
+/// it: `server ÷ tokio` must be at most `bound`. The same ratios are given for any program
+/// the run measured (`rounds`), to compare it with what the solution is held to.
 pub struct Target {
     pub conns: usize,
     pub what: String,
-    pub epoll: f64,
+    pub server: f64,
     pub tokio: f64,
     pub bound: f64,
-    /// How to show `epoll` and `tokio`.
+    /// How to show `server` and `tokio`.
     show: fn(f64) -> String,
 }
 
 impl Target {
     pub fn ratio(&self) -> f64 {
         if self.tokio > 0.0 {
-            self.epoll / self.tokio
+            self.server / self.tokio
         } else {
             f64::NAN
         }
@@ -199,14 +201,15 @@ fn met(ratio: f64, bound: f64) -> &'static str {
     }
 }
 
-/// The targets with ratios, at 1,000 connections and more, if the run measured both.
-pub fn target_rows(d: &Drill) -> Vec<Target> {
-    let (Some(epoll), Some(tokio)) = (d.server("epoll"), d.server("tokio")) else {
+/// The targets' ratios for the server called `name`, at 1,000 connections and more, if the
+/// run measured it and tokio.
+pub fn target_rows(d: &Drill, name: &str) -> Vec<Target> {
+    let (Some(server), Some(tokio)) = (d.server(name), d.server("tokio")) else {
         return Vec::new();
     };
     let mut rows = Vec::new();
     for &n in d.settings.conns.iter().filter(|&&n| n >= 1_000) {
-        let (Some(e), Some(k)) = (epoll.cell(n), tokio.cell(n)) else {
+        let (Some(e), Some(k)) = (server.cell(n), tokio.cell(n)) else {
             continue;
         };
         for (le, lk) in e.open.iter().zip(&k.open) {
@@ -216,7 +219,7 @@ pub fn target_rows(d: &Drill) -> Vec<Target> {
                     "p99, open loop at {}/s",
                     thousands(le.rate.unwrap_or(0.0) as u64)
                 ),
-                epoll: le.latency.p99 as f64,
+                server: le.latency.p99 as f64,
                 tokio: lk.latency.p99 as f64,
                 bound: 1.0,
                 show: |v| micros(v as u64),
@@ -226,7 +229,7 @@ pub fn target_rows(d: &Drill) -> Vec<Target> {
             rows.push(Target {
                 conns: n,
                 what: "server CPU per echo, closed loop".to_string(),
-                epoll: le.cpu_per_echo_us,
+                server: le.cpu_per_echo_us,
                 tokio: lk.cpu_per_echo_us,
                 bound: 0.9,
                 show: |v| format!("{v:.2} µs"),
@@ -242,7 +245,7 @@ pub fn targets(d: &Drill) -> String {
         return String::new();
     };
     let mut t = String::from("| connections | measure | epoll | tokio | epoll ÷ tokio | target | met |\n|---|---|---|---|---|---|---|\n");
-    let rows = target_rows(d);
+    let rows = target_rows(d, "epoll");
     for &n in d.settings.conns.iter().filter(|&&n| n >= 1_000) {
         for r in rows.iter().filter(|r| r.conns == n) {
             let _ = writeln!(
@@ -250,7 +253,7 @@ pub fn targets(d: &Drill) -> String {
                 "| {} | {} | {} | {} | {:.2} | ≤ {} | {} |",
                 thousands(n as u64),
                 r.what,
-                (r.show)(r.epoll),
+                (r.show)(r.server),
                 (r.show)(r.tokio),
                 r.ratio(),
                 r.bound,
@@ -279,14 +282,30 @@ pub fn targets(d: &Drill) -> String {
 }
 
 /// The targets over several runs (`--rounds`): each ratio's median, with the lowest and the
-/// highest, since one run's ratio moves by tens of percent on a busy two-core machine.
+/// highest, since one run's ratio moves by tens of percent on a busy two-core machine. A
+/// table for the epoll solution, and one for each program the runs measured.
 pub fn rounds(runs: &[Drill]) -> String {
-    let per_run: Vec<Vec<Target>> = runs.iter().map(target_rows).collect();
-    let Some(first) = per_run.first() else {
+    let Some(last) = runs.last() else {
+        return String::new();
+    };
+    let names = last.servers.iter().filter(|s| {
+        (s.kind, s.name.as_str()) == (Kind::Solution, "epoll") || s.kind == Kind::Program
+    });
+    let tables: Vec<String> = names
+        .map(|s| rounds_of(runs, &s.name, &s.label()))
+        .filter(|t| !t.is_empty())
+        .collect();
+    tables.join("\n")
+}
+
+/// [`rounds`]' table for the server called `name`.
+fn rounds_of(runs: &[Drill], name: &str, label: &str) -> String {
+    let per_run: Vec<Vec<Target>> = runs.iter().map(|d| target_rows(d, name)).collect();
+    let Some(first) = per_run.first().filter(|rows| !rows.is_empty()) else {
         return String::new();
     };
     let mut t = format!(
-        "| connections | measure | median epoll ÷ tokio of {} runs | lowest | highest | target | met by the median |\n|---|---|---|---|---|---|---|\n",
+        "| connections | measure | median {label} ÷ tokio of {} runs | lowest | highest | target | met by the median |\n|---|---|---|---|---|---|---|\n",
         runs.len()
     );
     for (i, row) in first.iter().enumerate() {
