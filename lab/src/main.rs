@@ -114,8 +114,8 @@ struct DrillArgs {
     #[arg(long)]
     book: bool,
     /// Run the whole drill this many times, the servers' order reversed every other time,
-    /// and give each epoll-against-tokio ratio's median (rounds.md); the other tables are the
-    /// last run's.
+    /// and give the median of each target's ratio to tokio, for the epoll solution and for the
+    /// program if one is given (rounds.md); the other tables are the last run's.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
     /// Measure this program too (it must follow the contract), beside the yardsticks.

@@ -288,10 +288,13 @@ pub fn rounds(runs: &[Drill]) -> String {
     let Some(last) = runs.last() else {
         return String::new();
     };
-    let names = last.servers.iter().filter(|s| {
-        (s.kind, s.name.as_str()) == (Kind::Solution, "epoll") || s.kind == Kind::Program
-    });
-    let tables: Vec<String> = names
+    let epoll = last
+        .servers
+        .iter()
+        .filter(|s| (s.kind, s.name.as_str()) == (Kind::Solution, "epoll"));
+    let programs = last.servers.iter().filter(|s| s.kind == Kind::Program);
+    let tables: Vec<String> = epoll
+        .chain(programs)
         .map(|s| rounds_of(runs, &s.name, &s.label()))
         .filter(|t| !t.is_empty())
         .collect();
