@@ -14,6 +14,7 @@ use std::path::Path;
 use crate::charts;
 use crate::costs::{self, Cost};
 use crate::drill::Drill;
+use crate::goals;
 use crate::report;
 
 /// The chapters that hold markers.
@@ -60,7 +61,7 @@ pub fn write_drill(d: &Drill, root: &Path) -> Result<(), String> {
         ("floor", report::floor(d)),
         ("overview", report::overview(d)),
         ("breaks", report::breaks(d)),
-        ("targets", report::targets(d)),
+        ("targets", goals::epoll(d)),
         ("connections", report::connections(d)),
         ("latency", report::latency(d)),
         ("resources", report::resources(d)),

@@ -10,7 +10,6 @@ use workbook::drive::client::thousands;
 use crate::charts;
 use crate::drill::Drill;
 use crate::stats::{bytes, micros};
-use crate::targets::Kind;
 
 /// Writes `results.json`, `results.md` and the charts into `dir`.
 pub fn write(drill: &Drill, dir: &Path) -> Result<(), String> {
@@ -33,7 +32,7 @@ pub fn markdown(d: &Drill) -> String {
         ("The floor", floor(d)),
         ("Every cell", overview(d)),
         ("What breaks first", breaks(d)),
-        ("Epoll against tokio", targets(d)),
+        ("Epoll against tokio", crate::goals::epoll(d)),
         ("Opening the connections", connections(d)),
         ("Latency", latency(d)),
         ("Memory, threads, processes", resources(d)),
@@ -166,172 +165,6 @@ pub fn breaks(d: &Drill) -> String {
         };
         let errors = s.errors.join("; ");
         let _ = writeln!(t, "| {} | {first} | {how}{errors} |", s.label());
-    }
-    t
-}
-
-/// One of the epoll solution's targets against tokio `current_thread`, as one run measured
-/// it: `server ÷ tokio` must be at most `bound`. The same ratios are given for any program
-/// the run measured (`rounds`), to compare it with what the solution is held to.
-pub struct Target {
-    pub conns: usize,
-    pub what: String,
-    pub server: f64,
-    pub tokio: f64,
-    pub bound: f64,
-    /// How to show `server` and `tokio`.
-    show: fn(f64) -> String,
-}
-
-impl Target {
-    pub fn ratio(&self) -> f64 {
-        if self.tokio > 0.0 {
-            self.server / self.tokio
-        } else {
-            f64::NAN
-        }
-    }
-}
-
-fn met(ratio: f64, bound: f64) -> &'static str {
-    if ratio <= bound {
-        "yes"
-    } else {
-        "**no**"
-    }
-}
-
-/// The targets' ratios for the server called `name`, at 1,000 connections and more, if the
-/// run measured it and tokio.
-pub fn target_rows(d: &Drill, name: &str) -> Vec<Target> {
-    let (Some(server), Some(tokio)) = (d.server(name), d.server("tokio")) else {
-        return Vec::new();
-    };
-    let mut rows = Vec::new();
-    for &n in d.settings.conns.iter().filter(|&&n| n >= 1_000) {
-        let (Some(e), Some(k)) = (server.cell(n), tokio.cell(n)) else {
-            continue;
-        };
-        for (le, lk) in e.open.iter().zip(&k.open) {
-            rows.push(Target {
-                conns: n,
-                what: format!(
-                    "p99, open loop at {}/s",
-                    thousands(le.rate.unwrap_or(0.0) as u64)
-                ),
-                server: le.latency.p99 as f64,
-                tokio: lk.latency.p99 as f64,
-                bound: 1.0,
-                show: |v| micros(v as u64),
-            });
-        }
-        if let (Some(le), Some(lk)) = (&e.closed, &k.closed) {
-            rows.push(Target {
-                conns: n,
-                what: "server CPU per echo, closed loop".to_string(),
-                server: le.cpu_per_echo_us,
-                tokio: lk.cpu_per_echo_us,
-                bound: 0.9,
-                show: |v| format!("{v:.2} µs"),
-            });
-        }
-    }
-    rows
-}
-
-/// Section 2 of the issue: the epoll solution against tokio `current_thread`, in this run.
-pub fn targets(d: &Drill) -> String {
-    let (Some(epoll), Some(tokio)) = (d.server("epoll"), d.server("tokio")) else {
-        return String::new();
-    };
-    let mut t = String::from("| connections | measure | epoll | tokio | epoll ÷ tokio | target | met |\n|---|---|---|---|---|---|---|\n");
-    let rows = target_rows(d, "epoll");
-    for &n in d.settings.conns.iter().filter(|&&n| n >= 1_000) {
-        for r in rows.iter().filter(|r| r.conns == n) {
-            let _ = writeln!(
-                t,
-                "| {} | {} | {} | {} | {:.2} | ≤ {} | {} |",
-                thousands(n as u64),
-                r.what,
-                (r.show)(r.server),
-                (r.show)(r.tokio),
-                r.ratio(),
-                r.bound,
-                met(r.ratio(), r.bound)
-            );
-        }
-        let (Some(e), Some(k)) = (epoll.cell(n), tokio.cell(n)) else {
-            continue;
-        };
-        let _ = writeln!(
-            t,
-            "| {} | connections established | {} of {} | {} of {} | | all | {} |",
-            thousands(n as u64),
-            thousands(e.connect.established as u64),
-            thousands(n as u64),
-            thousands(k.connect.established as u64),
-            thousands(n as u64),
-            if e.connect.established == n {
-                "yes"
-            } else {
-                "**no**"
-            }
-        );
-    }
-    t
-}
-
-/// The targets over several runs (`--rounds`): each ratio's median, with the lowest and the
-/// highest, since one run's ratio moves by tens of percent on a busy two-core machine. A
-/// table for the epoll solution, and one for each program the runs measured.
-pub fn rounds(runs: &[Drill]) -> String {
-    let Some(last) = runs.last() else {
-        return String::new();
-    };
-    let epoll = last
-        .servers
-        .iter()
-        .filter(|s| (s.kind, s.name.as_str()) == (Kind::Solution, "epoll"));
-    let programs = last.servers.iter().filter(|s| s.kind == Kind::Program);
-    let tables: Vec<String> = epoll
-        .chain(programs)
-        .map(|s| rounds_of(runs, &s.name, &s.label()))
-        .filter(|t| !t.is_empty())
-        .collect();
-    tables.join("\n")
-}
-
-/// [`rounds`]' table for the server called `name`.
-fn rounds_of(runs: &[Drill], name: &str, label: &str) -> String {
-    let per_run: Vec<Vec<Target>> = runs.iter().map(|d| target_rows(d, name)).collect();
-    let Some(first) = per_run.first().filter(|rows| !rows.is_empty()) else {
-        return String::new();
-    };
-    let mut t = format!(
-        "| connections | measure | median {label} ÷ tokio of {} runs | lowest | highest | target | met by the median |\n|---|---|---|---|---|---|---|\n",
-        runs.len()
-    );
-    for (i, row) in first.iter().enumerate() {
-        let mut ratios: Vec<f64> = per_run
-            .iter()
-            .filter_map(|rows| rows.get(i).map(Target::ratio))
-            .filter(|r| r.is_finite())
-            .collect();
-        if ratios.is_empty() {
-            continue;
-        }
-        ratios.sort_by(f64::total_cmp);
-        let median = ratios[ratios.len() / 2];
-        let _ = writeln!(
-            t,
-            "| {} | {} | {median:.2} | {:.2} | {:.2} | ≤ {} | {} |",
-            thousands(row.conns as u64),
-            row.what,
-            ratios[0],
-            ratios[ratios.len() - 1],
-            row.bound,
-            met(median, row.bound)
-        );
     }
     t
 }

@@ -90,7 +90,11 @@ fn rounds_give_each_targets_median_and_keep_the_order() {
         .join("bare-epoll");
     let args = [
         "epoll",
+        "async",
         "tokio",
+        "tokio-multi",
+        "--workers",
+        "2",
         "--conns",
         "1000",
         "--secs",
@@ -110,11 +114,20 @@ fn rounds_give_each_targets_median_and_keep_the_order() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let rounds = std::fs::read_to_string(out.path().join("rounds.md")).unwrap();
     assert!(
-        rounds.contains("median bare-epoll ÷ tokio of 2 runs"),
+        rounds.contains("median bare-epoll ÷ tokio current_thread of 2 runs"),
         "{rounds}"
     );
-    // The solution's own table first, then the program's.
-    let solution = rounds.find("median solution-epoll ÷ tokio of 2 runs");
+    // Async against tokio multi_thread, its echo rate at least 0.9 of it.
+    assert!(
+        rounds.contains("median solution-async ÷ tokio multi_thread, 2 workers of 2 runs"),
+        "{rounds}"
+    );
+    assert!(
+        rounds.contains("| 1,000 | echo rate, closed loop |") && rounds.contains("| ≥ 0.9 |"),
+        "{rounds}"
+    );
+    // The solutions' tables first, then the program's.
+    let solution = rounds.find("median solution-epoll ÷ tokio current_thread of 2 runs");
     assert!(
         solution.is_some() && solution < rounds.find("median bare-epoll"),
         "{rounds}"
@@ -124,7 +137,7 @@ fn rounds_give_each_targets_median_and_keep_the_order() {
             && rounds.contains("| 1,000 | server CPU per echo, closed loop |"),
         "{rounds}"
     );
-    assert!(stdout.contains("## Against tokio, 2 rounds"), "{stdout}");
+    assert!(stdout.contains("## Targets, 2 rounds"), "{stdout}");
     // The second round ran tokio first; the tables keep the order asked for.
     let text = std::fs::read_to_string(out.path().join("results.json")).unwrap();
     let results: Value = serde_json::from_str(&text).unwrap();
@@ -134,7 +147,10 @@ fn rounds_give_each_targets_median_and_keep_the_order() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    assert_eq!(names, ["bare-epoll", "epoll", "tokio"]);
+    assert_eq!(
+        names,
+        ["bare-epoll", "epoll", "async", "tokio", "tokio-multi"]
+    );
 }
 
 #[test]
