@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+mod support;
+use support::markdown;
+
 use workbook::rubric::common;
 use workbook::rubric::registry as arch;
 
@@ -139,17 +142,4 @@ fn text_blocks_fit_76_columns() {
             );
         }
     }
-}
-
-fn markdown(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut pages = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            pages.extend(markdown(&path));
-        } else if path.extension().is_some_and(|e| e == "md") {
-            pages.push(path);
-        }
-    }
-    pages
 }

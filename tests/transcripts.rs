@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
+mod support;
+use support::markdown;
+
 /// The quoted command, as the book's reader types it.
 const GRADER: &str = "$ cargo run -q -- ";
 const BUGGY: &str = "target/debug/buggy-servers";
@@ -157,19 +160,4 @@ fn quotes(dir: &Path) -> Vec<Quote> {
         }
     }
     quotes
-}
-
-/// The Markdown pages under `dir`, in its folders too, in order.
-fn markdown(dir: &Path) -> Vec<PathBuf> {
-    let mut pages = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            pages.extend(markdown(&path));
-        } else if path.extension().is_some_and(|e| e == "md") {
-            pages.push(path);
-        }
-    }
-    pages.sort();
-    pages
 }
