@@ -21,6 +21,7 @@ use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use workbook_kit::event_loop::{interrupted, would_block};
 
 /// The listener's token: no descriptor has this number.
 const LISTENER: u64 = u64::MAX;
@@ -84,8 +85,8 @@ fn echo(stream: &mut TcpStream, buf: &mut [u8]) -> bool {
                     return true;
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if would_block(&e) => return true,
+            Err(e) if interrupted(&e) => {}
             Err(_) => return false,
         }
     }
