@@ -6,7 +6,7 @@
 
 mod diag;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use diag::{Entry, CLOSE_WAIT, ESTABLISHED, LISTEN, TIME_WAIT};
@@ -99,6 +99,30 @@ impl Table {
             .count();
         peers.len().saturating_sub(open)
     }
+}
+
+/// The sockets of connections that `pids` hold, by inode, one per descriptor: every socket
+/// descriptor but the listeners on `port` and Unix-domain sockets (a loop's wake-up pair,
+/// say). The server's end of a connection is a socket for as long as a descriptor holds it,
+/// whatever became of the connection: in the TCP table while it lives (`ESTABLISHED`,
+/// `CLOSE_WAIT`), in no table once it was reset. So a leaked end is found either way.
+pub fn connection_sockets(pids: &[i32], port: u16) -> Vec<u64> {
+    let held: Vec<u64> = pids.iter().flat_map(|&pid| socket_inodes(pid)).collect();
+    // Read after the descriptors: a socket made since is left out, not misread.
+    let listeners: HashSet<u64> = Table::read(port)
+        .entries
+        .iter()
+        .filter(|e| e.state == LISTEN)
+        .map(|e| e.inode)
+        .collect();
+    let unix: HashSet<u64> = procfs::net::unix()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.inode)
+        .collect();
+    held.into_iter()
+        .filter(|inode| !listeners.contains(inode) && !unix.contains(inode))
+        .collect()
 }
 
 /// The inode of the socket listening on `addr`, if any: [`Table::listener`], asking the
@@ -275,5 +299,49 @@ mod tests {
         })
         .expect("the server's end is in CLOSE_WAIT");
         assert_eq!((end.unread, end.unsent), (4, 0), "{end:?}");
+    }
+
+    #[test]
+    fn connection_sockets_are_the_ends_held_open_whatever_became_of_them() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        let (live_end, _) = listener.accept().unwrap();
+        let reset = socket2::Socket::from(std::net::TcpStream::connect(addr).unwrap());
+        let (ended, _) = listener.accept().unwrap();
+        let _pair = std::os::unix::net::UnixStream::pair().unwrap();
+        let inode = |s: &std::net::TcpStream| {
+            Table::read(addr.port())
+                .inode(s.local_addr().unwrap(), s.peer_addr().unwrap())
+                .unwrap()
+        };
+        let (live, ended_inode) = (inode(&live_end), inode(&ended));
+        reset.set_linger(Some(std::time::Duration::ZERO)).unwrap();
+        drop(reset);
+        // Reset, the held end leaves the TCP table, and is still a connection's socket.
+        let gone = super::super::settle::poll(std::time::Duration::from_secs(2), || {
+            let table = Table::read(addr.port());
+            (!table.ends().iter().any(|e| e.inode == ended_inode)).then_some(())
+        });
+        assert_eq!(gone, Some(()), "the reset end left the table");
+        let mut found = connection_sockets(&[std::process::id() as i32], addr.port());
+        found.sort_unstable();
+        let mut expected = vec![live, ended_inode];
+        expected.sort_unstable();
+        // This test's process may hold sockets of other tests' on other ports: only those two
+        // of this port's, and neither the listener nor the Unix pair.
+        let listening = Table::read(addr.port()).listener(addr).unwrap();
+        assert!(!found.contains(&listening));
+        for inode in &expected {
+            assert!(found.contains(inode), "{inode} not in {found:?}");
+        }
+        let pair: Vec<u64> = procfs::net::unix()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.inode)
+            .filter(|i| socket_inodes(std::process::id() as i32).contains(i))
+            .collect();
+        assert!(pair.len() >= 2, "the pair is in /proc/net/unix");
+        assert!(pair.iter().all(|i| !found.contains(i)));
     }
 }

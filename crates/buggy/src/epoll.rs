@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::timerfd::{ClockId, TimerFd, TimerFlags};
 use workbook_kit::event_loop::refuse_one;
 use workbook_kit::{MAX_LINE, TOO_LONG};
 
@@ -184,6 +185,21 @@ pub const BUGS: &[Bug] = &[
         },
     },
     Bug {
+        name: "epoll-timer-leak-on-reset",
+        about: "gives every connection a timer descriptor, and when a read fails (a reset) \
+                closes the socket but never the timer",
+        arch: "epoll",
+        fails: Exactly(&["closed-peers"]),
+        says: "not sockets of connections",
+        alone: false,
+        run: || {
+            serve(Flaws {
+                leak_timer_on_error: true,
+                ..Flaws::NONE
+            })
+        },
+    },
+    Bug {
         name: "epoll-emfile-spin",
         about: "treats a failed accept (EMFILE) as an empty queue, so the ready listener spins",
         arch: "epoll",
@@ -281,6 +297,9 @@ pub(crate) struct Flaws {
     unbounded: bool,
     /// A connection whose read fails is removed from epoll and forgotten, not closed.
     leak_on_error: bool,
+    /// Every connection has a timer descriptor (an idle deadline, say), forgotten, not
+    /// closed, when its read fails; its socket is closed.
+    leak_timer_on_error: bool,
     /// Every accept error ends the accept loop as `WouldBlock` would.
     spin_on_emfile: bool,
     /// At most this many connections; the others are closed at once.
@@ -300,6 +319,7 @@ impl Flaws {
         blocking: false,
         unbounded: false,
         leak_on_error: false,
+        leak_timer_on_error: false,
         spin_on_emfile: false,
         table: None,
         eager_buffers: None,
@@ -326,6 +346,8 @@ struct Conn {
     unsent: Vec<u8>,
     /// The connection's own read buffer (`epoll-eager-buffers`), or empty.
     buf: Vec<u8>,
+    /// Its timer (`epoll-timer-leak-on-reset`), never armed: it only holds a descriptor.
+    timer: Option<TimerFd>,
     /// EOF seen: flush, then close.
     closing: bool,
     /// After ERR line too long: the deadline and the bytes discarded so far.
@@ -341,6 +363,7 @@ impl Conn {
             line: Vec::new(),
             unsent: Vec::new(),
             buf: Vec::new(),
+            timer: None,
             closing: false,
             linger: None,
             interest,
@@ -507,6 +530,9 @@ impl Loop {
         if let Some(size) = self.flaws.eager_buffers {
             conn.buf.resize(size, 0);
         }
+        if self.flaws.leak_timer_on_error {
+            conn.timer = TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_CLOEXEC).ok();
+        }
         self.conns.insert(token, conn);
     }
 
@@ -565,6 +591,11 @@ impl Loop {
                     let _ = self.epoll.delete(&conn.stream);
                     std::mem::forget(conn);
                 }
+            }
+            // The bug of `epoll-timer-leak-on-reset`: the socket is closed, its timer never.
+            Err(_) if flaws.leak_timer_on_error => {
+                std::mem::forget(conn.timer.take());
+                self.close(token);
             }
             Err(_) => self.close(token),
         }

@@ -7,14 +7,26 @@ use std::io;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags};
 
 use crate::epoll::{run, Flaws, Together};
-use crate::Fails::{Exactly, Own};
+use crate::Fails::{Exactly, Nothing, Own};
 use crate::{Also, Bug};
 
 pub const BUGS: &[Bug] = &[
+    Bug {
+        name: "multi-reactor-slow-start",
+        about: "correct, written differently: the loops start one after another, 150 ms \
+                apart, each making its epoll instance and its spare descriptor as it starts, \
+                as on a machine too busy to run new threads at once",
+        arch: "multi-reactor",
+        fails: Nothing,
+        says: "",
+        alone: false,
+        run: slow_start,
+    },
     Bug {
         name: "multi-reactor-one-loop",
         about: "one event loop (the epoll server), whatever --workers asks for",
@@ -130,6 +142,33 @@ fn loops(flaws: Flaws, wrong: Wrong) -> io::Result<()> {
             thread::spawn(move || run(listener, epoll, flaws, together))
         })
         .collect();
+    join(threads)
+}
+
+/// The reference's loops, started [`STAGGER`] apart: the first client may be served while
+/// the last loops have made nothing yet. A grader that takes its counts then must not take
+/// their descriptors, made later, for leaks.
+fn slow_start() -> io::Result<()> {
+    const STAGGER: Duration = Duration::from_millis(150);
+    let (listeners, _) = workbook_kit::start_with(|options| {
+        solution_multi_reactor::listeners(options.addr, options.workers)
+    })?;
+    let threads = listeners
+        .into_iter()
+        .zip(0..)
+        .map(|(listener, i)| {
+            thread::spawn(move || {
+                thread::sleep(STAGGER * i);
+                solution_epoll::serve(listener)
+            })
+        })
+        .collect();
+    join(threads)
+}
+
+/// Waits for the loops, in order: they serve until the process is stopped, and one that
+/// fails, once waited for, ends the server.
+fn join(threads: Vec<thread::JoinHandle<io::Result<()>>>) -> io::Result<()> {
     for thread in threads {
         thread
             .join()

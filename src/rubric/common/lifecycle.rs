@@ -8,6 +8,7 @@ use super::LIMIT;
 use crate::contain::server::Server;
 use crate::drive::client::Client;
 use crate::rubric::check::{Category, Check};
+use crate::rubric::common::Held;
 use crate::verdict::{Outcome, Verdict};
 use crate::{ensure, fail};
 
@@ -64,7 +65,8 @@ pub static DESCRIPTORS: Check = Check {
 };
 
 /// Runs `n` clients one after another (each must finish its own exchange) and fails unless
-/// the server's main process is back at its baseline of open descriptors within 3 s.
+/// the server is back at its baseline within 3 s: no more connection sockets, and its other
+/// descriptors within what its threads explain ([`Held`]).
 ///
 /// The baseline is taken after a first client has come and gone, so that whatever a server
 /// sets up lazily (an epoll instance, a log file) counts as baseline, not as a leak.
@@ -74,42 +76,41 @@ pub fn fd_leak_after(
     client: impl Fn(std::net::SocketAddr, usize) -> Outcome,
 ) -> Outcome {
     client(server.addr(), 0)?;
-    let baseline = settled_fds(server)?;
+    let baseline = settled(server)?;
     for i in 1..=n {
         client(server.addr(), i)?;
     }
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
-        let now = server
-            .fds()
-            .ok_or_else(|| Verdict::new("the server's main process is gone"))?;
-        if now <= baseline {
+        let now = Held::now(server)?;
+        if now.sockets_back(&baseline) && now.others_back(&baseline) {
             return Ok(());
         }
         if Instant::now() > deadline {
             fail!(
-                "the server had {baseline} descriptors open before {n} clients came and went, \
-                 and {now} 3 s after the last one left: {} descriptors leaked, about one per \
-                 client",
-                now - baseline
+                "{n} clients came and went, and 3 s after the last one left the server had {}",
+                if now.sockets_back(&baseline) {
+                    now.leaked_others(&baseline)
+                } else {
+                    now.leaked_sockets(&baseline, server)
+                }
             );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// The server's descriptor count once it has stopped changing (it may still be closing the
-/// warm-up connection).
-fn settled_fds(server: &Server) -> Result<usize, Verdict> {
+/// The server's descriptors once their count has stopped changing (it may still be closing
+/// the warm-up connection).
+fn settled(server: &Server) -> Result<Held, Verdict> {
     let deadline = Instant::now() + Duration::from_secs(1);
     let mut last = usize::MAX;
     let mut steady = 0;
     loop {
-        let now = server
-            .fds()
-            .ok_or_else(|| Verdict::new("the server's main process is gone"))?;
-        steady = if now == last { steady + 1 } else { 0 };
-        last = now;
+        let now = Held::now(server)?;
+        let count = now.connections.len() + now.others;
+        steady = if count == last { steady + 1 } else { 0 };
+        last = count;
         if steady >= 5 || Instant::now() > deadline {
             return Ok(now);
         }

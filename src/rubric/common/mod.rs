@@ -3,7 +3,8 @@
 //!
 //! - [`lines`]: what comes back for what is sent (framing, bytes, the line limit's edge);
 //! - [`ending`]: how connections end (half-close, over-long lines, resets);
-//! - [`lifecycle`]: the server's own life (signals, descriptors over time);
+//! - [`lifecycle`]: the server's own life (signals, descriptors over time), with [`held`]
+//!   telling its connections' descriptors from its own;
 //! - [`beyond`]: the client beyond a busy pool, for the pools' checks;
 //! - [`emfile`]: running out of descriptors, the body of the `emfile` check of every
 //!   architecture that holds a descriptor per connection.
@@ -11,6 +12,7 @@
 mod beyond;
 mod emfile;
 mod ending;
+mod held;
 mod lifecycle;
 mod lines;
 
@@ -19,6 +21,7 @@ use std::time::Duration;
 pub use beyond::{client_beyond, next_is_served, QUEUED};
 pub use emfile::{out_of_descriptors, out_of_descriptors_with};
 pub use ending::{over_long_line, HALF_CLOSE, RESET, TOO_LONG};
+pub(crate) use held::Held;
 pub use lifecycle::{fd_leak_after, DESCRIPTORS, SIGTERM};
 pub use lines::{
     BINARY, BYTE_BY_BYTE, EMPTY_LINES, LINE_THEN_FRAGMENT, LONGEST_LINE, MEBIBYTE, ONE_LINE,

@@ -8,7 +8,8 @@ use super::writes::rss_kib;
 use super::{fds, settle, LIMIT};
 use crate::drive::client::{secs, Client};
 use crate::rubric::check::{Category, Check, Ctx};
-use crate::rubric::{common, diagnose};
+use crate::rubric::common::{self, Held};
+use crate::rubric::diagnose;
 use crate::verdict::Outcome;
 use crate::{ensure, fail};
 
@@ -79,46 +80,51 @@ pub static CLOSED_PEERS: Check = Check {
            it from the epoll set and from your map, so that its socket is closed",
     book: "epoll.md#closing-connections",
     limit: LIMIT,
-    run: |ctx| {
-        let server = ctx.start()?;
-        let mut first = Client::connect(server.addr())?;
-        first.echo(b"count the descriptors\n")?;
-        let baseline = fds(&server)?;
-        for batch in 0..5 {
-            let clients = greeted(&server, batch * 200 + 1, batch * 200 + 200, 1)?;
-            for (i, mut client) in clients.into_iter().enumerate() {
-                if i % 4 >= 2 {
-                    client.send(b"half a line")?;
-                }
-                if i % 2 == 1 {
-                    client.reset();
-                }
-            }
-        }
-        // A correct server is back in milliseconds; the margin is for a machine so busy
-        // that its loop waits for a CPU (seen: 4 descriptors still open after 3 s, with a
-        // dozen gradings beside it).
-        let margin = Duration::from_secs(10);
-        let deadline = Instant::now() + margin;
-        loop {
-            let now = fds(&server)?;
-            if now <= baseline {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                fail!(
-                    "with one client connected the server had {baseline} descriptors open; then \
-                     1,000 more clients came and went, 200 at a time (half closed normally, half \
-                     reset the connection, half of each in the middle of a line), and {} later \
-                     it had {now}: {} descriptors leaked",
-                    secs(margin),
-                    now - baseline
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    },
+    run: closed_peers,
 };
+
+fn closed_peers(ctx: &Ctx) -> Outcome {
+    let server = ctx.start()?;
+    let mut first = Client::connect(server.addr())?;
+    first.echo(b"count the descriptors\n")?;
+    let before = Held::now(&server)?;
+    for batch in 0..5 {
+        let clients = greeted(&server, batch * 200 + 1, batch * 200 + 200, 1)?;
+        for (i, mut client) in clients.into_iter().enumerate() {
+            if i % 4 >= 2 {
+                client.send(b"half a line")?;
+            }
+            if i % 2 == 1 {
+                client.reset();
+            }
+        }
+    }
+    // A correct server is back in milliseconds; the margin is for a machine so busy that its
+    // loop waits for a CPU (seen: 4 descriptors still open after 3 s, with a dozen gradings
+    // beside it).
+    let margin = Duration::from_secs(10);
+    let deadline = Instant::now() + margin;
+    loop {
+        let now = Held::now(&server)?;
+        if now.sockets_back(&before) && now.others_back(&before) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            fail!(
+                "with one client connected, then 1,000 more clients coming and going, 200 at a \
+                 time (half closed normally, half reset the connection, half of each in the \
+                 middle of a line), {} after the last one left the server had {}",
+                secs(margin),
+                if now.sockets_back(&before) {
+                    now.leaked_others(&before)
+                } else {
+                    now.leaked_sockets(&before, &server)
+                }
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
 
 pub static EMFILE: Check = Check {
     id: "emfile",
