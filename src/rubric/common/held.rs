@@ -28,21 +28,18 @@ pub(crate) struct Held {
 impl Held {
     /// Reads the server's descriptors now; a verdict if its main process is gone.
     pub fn now(server: &Server) -> Result<Held, Verdict> {
-        let living: Vec<_> = server
-            .tree()
-            .into_iter()
-            .filter(|p| !p.is_zombie())
-            .collect();
-        let pids: Vec<i32> = living.iter().map(|p| p.pid).collect();
+        let tree = server.tree();
+        let living = tree.iter().filter(|p| !p.is_zombie());
+        let pids: Vec<i32> = living.clone().map(|p| p.pid).collect();
         let connections = connection_sockets(&pids, server.addr().port());
         // Counted after the sockets: a socket closed between the two counts makes `others`
         // one low for one reading, never high.
         let all = server
-            .fds()
+            .fds_in(&tree)
             .ok_or_else(|| Verdict::new("the server's main process is gone"))?;
         Ok(Held {
             others: all.saturating_sub(connections.len()),
-            threads: living.iter().map(|p| p.threads).sum(),
+            threads: living.map(|p| p.threads).sum(),
             connections,
         })
     }
@@ -98,8 +95,8 @@ impl Held {
         format!(
             "{} more descriptors that are not sockets of connections ({} then, {} now): its {} \
              thread(s) explain {} at most ({PER_THREAD} for each thread but the first, made as \
-             it starts), so something opened for its connections (a file, a \
-             timer, a pipe) is never closed",
+             it starts), so something opened for its connections (a file, a timer, a pipe) \
+             is never closed",
             self.others - before.others,
             before.others,
             self.others,
