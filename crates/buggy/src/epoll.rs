@@ -391,7 +391,7 @@ pub(crate) struct Together {
     pub neighbour: Option<Arc<Epoll>>,
 }
 
-struct Loop {
+pub(crate) struct Loop {
     flaws: Flaws,
     together: Together,
     listener: TcpListener,
@@ -416,56 +416,77 @@ pub(crate) fn run(
     flaws: Flaws,
     together: Together,
 ) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
-    let mut flags = EpollFlags::EPOLLIN;
-    if flaws.accept_batch {
-        flags |= EpollFlags::EPOLLET;
-    }
-    epoll.add(&listener, EpollEvent::new(flags, 0))?;
-    let mut lp = Loop {
-        flaws,
-        together,
-        listener,
-        epoll,
-        conns: HashMap::new(),
-        next: 1,
-        reserve: Some(File::open("/dev/null")?),
-        shared_line: Vec::new(),
-        buf: vec![0; flaws.read_once.unwrap_or(64 * 1024)],
-    };
+    let mut lp = Loop::new(listener, epoll, flaws, together)?;
     let mut events = vec![EpollEvent::empty(); 256];
     loop {
-        let lingering = lp.conns.values().any(|c| c.linger.is_some());
-        let timeout = if lingering {
-            EpollTimeout::from(100u16)
-        } else {
-            EpollTimeout::NONE
+        lp.turn(&mut events, None)?;
+    }
+}
+
+impl Loop {
+    /// A loop over `listener`, which it adds to `epoll`.
+    pub(crate) fn new(
+        listener: TcpListener,
+        epoll: Arc<Epoll>,
+        flaws: Flaws,
+        together: Together,
+    ) -> io::Result<Loop> {
+        listener.set_nonblocking(true)?;
+        let mut flags = EpollFlags::EPOLLIN;
+        if flaws.accept_batch {
+            flags |= EpollFlags::EPOLLET;
+        }
+        epoll.add(&listener, EpollEvent::new(flags, 0))?;
+        Ok(Loop {
+            flaws,
+            together,
+            listener,
+            epoll,
+            conns: HashMap::new(),
+            next: 1,
+            reserve: Some(File::open("/dev/null")?),
+            shared_line: Vec::new(),
+            buf: vec![0; flaws.read_once.unwrap_or(64 * 1024)],
+        })
+    }
+
+    /// One time round: waits (for ever, or at most `longest` ms), handles what is ready,
+    /// and closes the lingering connections whose time is up.
+    pub(crate) fn turn(
+        &mut self,
+        events: &mut [EpollEvent],
+        longest: Option<u16>,
+    ) -> io::Result<()> {
+        let lingering = self.conns.values().any(|c| c.linger.is_some());
+        let timeout = match (lingering, longest) {
+            (true, longest) => EpollTimeout::from(longest.unwrap_or(100).min(100)),
+            (false, Some(ms)) => EpollTimeout::from(ms),
+            (false, None) => EpollTimeout::NONE,
         };
-        let n = match lp.epoll.wait(&mut events, timeout) {
+        let n = match self.epoll.wait(events, timeout) {
             Ok(n) => n,
-            Err(Errno::EINTR) => continue,
+            Err(Errno::EINTR) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
         for event in &events[..n] {
             match event.data() {
-                0 => lp.accept(),
-                token => lp.ready(token, event.events()),
+                0 => self.accept(),
+                token => self.ready(token, event.events()),
             }
         }
         let now = Instant::now();
-        let expired: Vec<u64> = lp
+        let expired: Vec<u64> = self
             .conns
             .iter()
             .filter(|(_, c)| c.linger.is_some_and(|(until, _)| until <= now))
             .map(|(&t, _)| t)
             .collect();
         for token in expired {
-            lp.close(token);
+            self.close(token);
         }
+        Ok(())
     }
-}
 
-impl Loop {
     fn accept(&mut self) {
         for accepted in 1.. {
             match self.listener.accept() {

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use nix::sys::epoll::{Epoll, EpollCreateFlags};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent};
 
-use crate::epoll::{run, Flaws, Together};
+use crate::epoll::{run, Flaws, Loop, Together};
 use crate::Fails::{Exactly, Nothing, Own};
 use crate::{Also, Bug};
 
@@ -38,6 +38,16 @@ pub const BUGS: &[Bug] = &[
             let listener = workbook_kit::listen()?;
             solution_epoll::serve(listener)
         },
+    },
+    Bug {
+        name: "multi-reactor-one-thread",
+        about: "N loops, each with its listener and epoll instance, all run by one thread in \
+                turn, each waiting at most 1 ms",
+        arch: "multi-reactor",
+        fails: Own("loops"),
+        says: "loops that share a thread take turns",
+        alone: false,
+        run: one_thread,
     },
     Bug {
         name: "multi-reactor-one-loop-gets-all",
@@ -164,6 +174,30 @@ fn slow_start() -> io::Result<()> {
         })
         .collect();
     join(threads)
+}
+
+/// The reference's listeners, each in a loop of its own, and one thread for all the loops:
+/// while one handles its events, the others' clients wait.
+fn one_thread() -> io::Result<()> {
+    let (listeners, _) = workbook_kit::start_with(|options| {
+        solution_multi_reactor::listeners(options.addr, options.workers)
+    })?;
+    let mut loops = Vec::new();
+    for listener in listeners {
+        let epoll = Arc::new(Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?);
+        loops.push(Loop::new(
+            listener,
+            epoll,
+            Flaws::NONE,
+            Together::default(),
+        )?);
+    }
+    let mut events = vec![EpollEvent::empty(); 256];
+    loop {
+        for lp in &mut loops {
+            lp.turn(&mut events, Some(1))?;
+        }
+    }
 }
 
 /// Waits for the loops, in order: they serve until the process is stopped, and one that

@@ -38,19 +38,21 @@ pub static LOOPS: Check = Check {
 fn count_loops(ctx: &Ctx, n: usize) -> Outcome {
     let server = ctx.start_options(&["--workers", &n.to_string()])?;
     Client::connect(server.addr())?.echo(b"how many loops?\n")?;
-    // The loops may still be starting: wait for the n-th, within 2 s.
-    let found = poll(Duration::from_secs(2), || {
-        let found = loops(&server);
-        (found.len() == n).then_some(found)
+    // The loops may still be starting: wait for the n-th instance and the n-th thread,
+    // within 2 s. Either may come first (a server may make its instances before it starts
+    // their threads).
+    let threads = || -> usize { server.tree().iter().map(|p| p.threads).sum() };
+    let (found, threads) = poll(Duration::from_secs(2), || {
+        let (found, threads) = (loops(&server), threads());
+        (found.len() == n && threads >= n).then_some((found, threads))
     })
-    .unwrap_or_else(|| loops(&server));
+    .unwrap_or_else(|| (loops(&server), threads()));
     ensure!(
         found.len() == n,
         "started with `--workers {n}` and one client served, the server had {}: a \
          multi-reactor runs one event loop, with an epoll instance of its own, per worker",
         instances(found.len())
     );
-    let threads: usize = server.tree().iter().map(|p| p.threads).sum();
     ensure!(
         threads >= n,
         "started with `--workers {n}`, the server had {n} epoll instances but {threads} \
