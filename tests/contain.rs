@@ -438,8 +438,11 @@ fn host_files(prefix: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// nosy prints its environment, directory, parent and cgroup: only what the contract gives.
+/// nosy prints its environment, directory, parent, cgroup and descriptors: only what the
+/// contract gives, though the grader was started holding a descriptor of its caller's.
 fn nothing_names_the_grader(exe: &Path) -> Result<(), Failed> {
+    // Without close-on-exec, as a terminal's, a CI runner's or a harness's pipe may be.
+    let (_read, _write) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
     let server = start(exe, "nosy")?;
     let tail = stderr_with(&server, "nosy: cgroup ")?;
     let line = |what: &str| -> Result<String, Failed> {
@@ -473,6 +476,7 @@ fn nothing_names_the_grader(exe: &Path) -> Result<(), Failed> {
             line("parent comm")?,
         ),
         (at_cgroup_root(&line("cgroup")?), "cgroup", line("cgroup")?),
+        (only_stdio(&line("fds")?), "descriptors", line("fds")?),
     ];
     for (ok, what, seen) in expectations {
         if !ok {
@@ -486,6 +490,16 @@ fn nothing_names_the_grader(exe: &Path) -> Result<(), Failed> {
         }
     }
     Ok(())
+}
+
+/// Whether nosy's descriptors (as `0=/dev/null 1=pipe:[12] ...`) are its stdio and the
+/// directory it listed them from: nothing else passed down from the grader or its caller.
+fn only_stdio(seen: &str) -> bool {
+    seen.split(' ').all(|fd| match fd.split_once('=') {
+        Some(("0" | "1" | "2", _)) => true,
+        Some((_, target)) => target.starts_with("/proc/") && target.ends_with("/fd"),
+        None => false,
+    })
 }
 
 /// Whether nosy's `/proc/self/cgroup` (as `Ok("ID:CONTROLLERS:PATH\n...")`, escaped) puts

@@ -263,15 +263,10 @@ impl Server {
     /// Descriptors open in the server's processes, summed (processes that share one table
     /// count it once each); `None` once the main process is gone.
     pub fn fds(&self) -> Option<usize> {
-        self.fds_in(&self.tree())
-    }
-
-    /// [`Server::fds`] in `tree`, a reading of [`Server::tree`] the caller also uses for
-    /// something else.
-    pub fn fds_in(&self, tree: &[Proc]) -> Option<usize> {
         procfs::open_fds(self.pid)?;
         Some(
-            tree.iter()
+            self.tree()
+                .iter()
                 .filter(|p| !p.is_zombie())
                 .filter_map(|p| procfs::open_fds(p.pid))
                 .sum(),

@@ -101,13 +101,21 @@ impl Table {
     }
 }
 
-/// The sockets of connections that `pids` hold, by inode, one per descriptor: every socket
-/// descriptor but the listeners on `port` and Unix-domain sockets (a loop's wake-up pair,
-/// say). The server's end of a connection is a socket for as long as a descriptor holds it,
-/// whatever became of the connection: in the TCP table while it lives (`ESTABLISHED`,
-/// `CLOSE_WAIT`), in no table once it was reset. So a leaked end is found either way.
-pub fn connection_sockets(pids: &[i32], port: u16) -> Vec<u64> {
-    let held: Vec<u64> = pids.iter().flat_map(|&pid| socket_inodes(pid)).collect();
+/// The sockets of connections that `pids` hold, as (pid, inode), one per descriptor: every
+/// socket descriptor but the listeners on `port` and Unix-domain sockets (a loop's wake-up
+/// pair, say). The server's end of a connection is a socket for as long as a descriptor
+/// holds it, whatever became of the connection: in the TCP table while it lives
+/// (`ESTABLISHED`, `CLOSE_WAIT`), in no table once it was reset. So a leaked end is found
+/// either way.
+pub fn connection_sockets(pids: &[i32], port: u16) -> Vec<(i32, u64)> {
+    let held: Vec<(i32, u64)> = pids
+        .iter()
+        .flat_map(|&pid| {
+            socket_inodes(pid)
+                .into_iter()
+                .map(move |inode| (pid, inode))
+        })
+        .collect();
     // Read after the descriptors: a socket made since is left out, not misread.
     let listeners: HashSet<u64> = Table::read(port)
         .entries
@@ -121,7 +129,7 @@ pub fn connection_sockets(pids: &[i32], port: u16) -> Vec<u64> {
         .map(|e| e.inode)
         .collect();
     held.into_iter()
-        .filter(|inode| !listeners.contains(inode) && !unix.contains(inode))
+        .filter(|(_, inode)| !listeners.contains(inode) && !unix.contains(inode))
         .collect()
 }
 
@@ -324,8 +332,14 @@ mod tests {
             (!table.ends().iter().any(|e| e.inode == ended_inode)).then_some(())
         });
         assert_eq!(gone, Some(()), "the reset end left the table");
-        let mut found = connection_sockets(&[std::process::id() as i32], addr.port());
-        found.sort_unstable();
+        let me = std::process::id() as i32;
+        let found: Vec<u64> = connection_sockets(&[me], addr.port())
+            .into_iter()
+            .map(|(pid, inode)| {
+                assert_eq!(pid, me);
+                inode
+            })
+            .collect();
         let mut expected = vec![live, ended_inode];
         expected.sort_unstable();
         // This test's process may hold sockets of other tests' on other ports: only those two

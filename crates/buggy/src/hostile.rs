@@ -255,8 +255,8 @@ pub const BUGS: &[Bug] = &[
     },
     Bug {
         name: "nosy",
-        about: "prints what it can learn of who runs it (environment, directory, parent, cgroup) \
-                to stderr, then serves correctly",
+        about: "prints what it can learn of who runs it (environment, directory, parent, cgroup, \
+                inherited descriptors) to stderr, then serves correctly",
         arch: "iterative",
         // Curiosity is no bug: full marks, and what it learns must name nothing of the grader.
         fails: Elsewhere("tests/contain.rs"),
@@ -276,6 +276,16 @@ pub const BUGS: &[Bug] = &[
                 "nosy: parent comm {:?}",
                 read("comm").map(|b| String::from_utf8_lossy(&b).trim().to_string())
             );
+            // Before it listens, so that all it holds is what it was given (and the directory
+            // it reads them from).
+            let fds: Vec<String> = std::fs::read_dir("/proc/self/fd")?
+                .flatten()
+                .map(|e| {
+                    let target = std::fs::read_link(e.path()).unwrap_or_default();
+                    format!("{}={}", e.file_name().to_string_lossy(), target.display())
+                })
+                .collect();
+            eprintln!("nosy: fds {}", fds.join(" "));
             eprintln!(
                 "nosy: cgroup {:?}",
                 std::fs::read_to_string("/proc/self/cgroup")

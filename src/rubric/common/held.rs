@@ -1,13 +1,19 @@
 //! What a server's descriptors hold, at one moment, told apart: the sockets of its
 //! connections, which follow its clients, and the rest (listeners, epoll instances, spares,
-//! pipes), which follow its threads. The leak checks compare each with a baseline.
+//! pipes), which follow its threads and processes. The leak checks compare each with a
+//! baseline.
 //!
 //! The rest may grow a little after the baseline without leaking: a thread may make its own
 //! descriptors as it starts, and on a busy machine it may start late (seen: three loops of a
-//! multi-reactor's four not started yet when its first client had been served). So it may grow
-//! by [`PER_THREAD`] for every thread but the first; a server of one thread gets nothing.
+//! multi-reactor's four not started yet when its first client had been served). So each
+//! process's may grow by [`PER_THREAD`] for every thread of it but the first; a process of
+//! one thread gets nothing. A process that was not there at the baseline (a worker started
+//! late, a child that never exited) holds what its parent gave it: its sockets of
+//! connections count, the rest is no leak of descriptors. Whether it should be running at
+//! all is what the process checks (`children-exit`, `bounded-processes`) judge.
 
 use crate::contain::server::Server;
+use crate::probe::procfs;
 use crate::probe::sockets::{connection_sockets, Table};
 use crate::verdict::Verdict;
 
@@ -17,31 +23,72 @@ pub(crate) const PER_THREAD: usize = 4;
 
 /// The server's descriptors at one moment.
 pub(crate) struct Held {
-    /// The inodes of its connections' sockets ([`connection_sockets`]), one per descriptor.
+    /// The inodes of its connections' sockets ([`connection_sockets`]), one per descriptor,
+    /// in every process.
     pub connections: Vec<u64>,
-    /// Its other descriptors.
-    pub others: usize,
-    /// Its threads, in every process.
-    pub threads: usize,
+    /// Its living processes, each with its other descriptors.
+    processes: Vec<Share>,
+}
+
+/// One process's part of [`Held`].
+struct Share {
+    /// With `start`, which process this is.
+    pid: i32,
+    start: u64,
+    /// Its descriptors that are not sockets of connections.
+    others: usize,
+    threads: usize,
+}
+
+impl Share {
+    /// How many more other descriptors than at the baseline its threads may explain.
+    fn allowance(&self) -> usize {
+        PER_THREAD * self.threads.saturating_sub(1)
+    }
+}
+
+/// Of the processes in both readings, those with more other descriptors than their threads
+/// explain: what they had then, and have now.
+struct Grown<'a> {
+    then: usize,
+    now: Vec<&'a Share>,
 }
 
 impl Held {
     /// Reads the server's descriptors now; a verdict if its main process is gone.
     pub fn now(server: &Server) -> Result<Held, Verdict> {
-        let tree = server.tree();
-        let living = tree.iter().filter(|p| !p.is_zombie());
-        let pids: Vec<i32> = living.clone().map(|p| p.pid).collect();
+        let living: Vec<procfs::Proc> = server
+            .tree()
+            .into_iter()
+            .filter(|p| !p.is_zombie())
+            .collect();
+        let pids: Vec<i32> = living.iter().map(|p| p.pid).collect();
         let connections = connection_sockets(&pids, server.addr().port());
         // Counted after the sockets: a socket closed between the two counts makes `others`
         // one low for one reading, never high.
-        let all = server
-            .fds_in(&tree)
+        procfs::open_fds(server.pid())
             .ok_or_else(|| Verdict::new("the server's main process is gone"))?;
+        let processes = living
+            .iter()
+            .filter_map(|p| {
+                let sockets = connections.iter().filter(|(pid, _)| *pid == p.pid).count();
+                Some(Share {
+                    pid: p.pid,
+                    start: p.start,
+                    others: procfs::open_fds(p.pid)?.saturating_sub(sockets),
+                    threads: p.threads,
+                })
+            })
+            .collect();
         Ok(Held {
-            others: all.saturating_sub(connections.len()),
-            threads: living.map(|p| p.threads).sum(),
-            connections,
+            connections: connections.into_iter().map(|(_, inode)| inode).collect(),
+            processes,
         })
+    }
+
+    /// All its descriptors.
+    pub fn total(&self) -> usize {
+        self.connections.len() + self.processes.iter().map(|p| p.others).sum::<usize>()
     }
 
     /// Whether the server holds no more connection sockets than it did `before`.
@@ -49,14 +96,28 @@ impl Held {
         self.connections.len() <= before.connections.len()
     }
 
-    /// How many more other descriptors than at the baseline its threads may explain.
-    pub fn allowance(&self) -> usize {
-        PER_THREAD * self.threads.saturating_sub(1)
+    /// Whether every process of `before` still running is back within [`Share::allowance`]
+    /// of its other descriptors then.
+    pub fn others_back(&self, before: &Held) -> bool {
+        self.grown(before).now.is_empty()
     }
 
-    /// Whether the server's other descriptors are back within [`Held::allowance`] of `before`.
-    pub fn others_back(&self, before: &Held) -> bool {
-        self.others <= before.others + self.allowance()
+    fn grown(&self, before: &Held) -> Grown<'_> {
+        let mut grown = Grown {
+            then: 0,
+            now: Vec::new(),
+        };
+        for now in &self.processes {
+            let then = before
+                .processes
+                .iter()
+                .find(|b| b.pid == now.pid && b.start == now.start);
+            if let Some(then) = then.filter(|then| now.others > then.others + now.allowance()) {
+                grown.then += then.others;
+                grown.now.push(now);
+            }
+        }
+        grown
     }
 
     /// "6 descriptors leaked, each the socket of a connection that had ended (3 gone from the
@@ -92,16 +153,19 @@ impl Held {
     /// "1,000 more descriptors that are not sockets of connections, ...": what grew beyond
     /// the allowance.
     pub fn leaked_others(&self, before: &Held) -> String {
+        let grown = self.grown(before);
+        let now: usize = grown.now.iter().map(|p| p.others).sum();
+        let threads: usize = grown.now.iter().map(|p| p.threads).sum();
+        let allowance: usize = grown.now.iter().map(|p| p.allowance()).sum();
         format!(
-            "{} more descriptors that are not sockets of connections ({} then, {} now): its {} \
-             thread(s) explain {} at most ({PER_THREAD} for each thread but the first, made as \
-             it starts), so something opened for its connections (a file, a timer, a pipe) \
-             is never closed",
-            self.others - before.others,
-            before.others,
-            self.others,
-            self.threads,
-            self.allowance()
+            "{} more descriptors that are not sockets of connections ({} then, {now} now, in \
+             {} of the processes it had before the clients came): their {threads} thread(s) \
+             explain {allowance} at most ({PER_THREAD} for each thread but a process's first, \
+             made as it starts), so something opened for its connections (a file, a timer, a \
+             pipe) is never closed",
+            now - grown.then,
+            grown.then,
+            grown.now.len(),
         )
     }
 }

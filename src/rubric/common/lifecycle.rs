@@ -108,7 +108,7 @@ fn settled(server: &Server) -> Result<Held, Verdict> {
     let mut steady = 0;
     loop {
         let now = Held::now(server)?;
-        let count = now.connections.len() + now.others;
+        let count = now.total();
         steady = if count == last { steady + 1 } else { 0 };
         last = count;
         if steady >= 5 || Instant::now() > deadline {
