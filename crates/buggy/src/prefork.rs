@@ -5,7 +5,7 @@
 //! of [`REFERENCE`].
 
 use std::ffi::c_int;
-use std::io;
+use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd};
 
@@ -15,14 +15,46 @@ use nix::sys::signal::Signal;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow};
 use nix::sys::socket::accept;
 use nix::sys::wait::{waitpid, WaitPidFlag};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::{fork, getpid, ForkResult, Pid};
 
 use crate::common::accept_failed;
 use crate::forking::serve_logged;
 use crate::Bug;
-use crate::Fails::{Exactly, Own};
+use crate::Fails::{Exactly, Nothing, Own};
 
 pub const BUGS: &[Bug] = &[
+    Bug {
+        name: "prefork-lazy-log",
+        about: "correct, written differently: each worker opens a log of its own at its first \
+                client, and writes a line to it for each",
+        arch: "prefork",
+        fails: Nothing,
+        says: "",
+        alone: false,
+        run: || {
+            Prefork {
+                worker: lazy_log,
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
+    Bug {
+        name: "prefork-log-per-connection",
+        about: "each worker opens a log file for every connection it serves and never closes \
+                it",
+        arch: "prefork",
+        fails: Exactly(&["descriptors"]),
+        says: "more descriptors that are not sockets of connections",
+        alone: false,
+        run: || {
+            Prefork {
+                worker: log_per_connection,
+                ..REFERENCE
+            }
+            .serve()
+        },
+    },
     Bug {
         name: "prefork-forking",
         about: "a forking server graded as prefork: a process per connection, no pool",
@@ -313,6 +345,49 @@ fn thread_per_connection(listener: &TcpListener) -> ! {
                 let spawned = std::thread::Builder::new().spawn(move || serve_logged(stream));
                 if let Err(e) = spawned {
                     eprintln!("cannot start a thread, closing this connection: {e}");
+                }
+            }
+            Err(e) => accept_failed(&e),
+        }
+    }
+}
+
+/// The worker of `prefork-lazy-log`: a log of its own, opened for its first client, then a
+/// line per client. So the workers that serve none of the first clients open theirs later.
+fn lazy_log(listener: &TcpListener) -> ! {
+    let mut log = None;
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                let served = serve_logged(stream);
+                if log.is_none() {
+                    let name = format!("prefork-lazy-log-{}.log", getpid());
+                    log = std::fs::File::create(std::env::temp_dir().join(name)).ok();
+                }
+                if let Some(log) = log.as_mut() {
+                    let _ = writeln!(log, "{peer}: served: {served}");
+                }
+            }
+            Err(e) => accept_failed(&e),
+        }
+    }
+}
+
+/// The bug of `prefork-log-per-connection`: a log opened for each connection, then kept.
+fn log_per_connection(listener: &TcpListener) -> ! {
+    let path = std::env::temp_dir().join(format!("prefork-log-per-connection-{}.log", getpid()));
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                let served = serve_logged(stream);
+                let opened = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path);
+                if let Ok(mut log) = opened {
+                    let _ = writeln!(log, "{peer}: served: {served}");
+                    // The bug: as if kept in a list of open logs, never closed.
+                    std::mem::forget(log);
                 }
             }
             Err(e) => accept_failed(&e),

@@ -5,9 +5,10 @@
 //!
 //! The rest may grow a little after the baseline without leaking: a thread may make its own
 //! descriptors as it starts, and on a busy machine it may start late (seen: three loops of a
-//! multi-reactor's four not started yet when its first client had been served). So each
-//! process's may grow by [`PER_THREAD`] for every thread of it but the first; a process of
-//! one thread gets nothing. A process that was not there at the baseline (a worker started
+//! multi-reactor's four not started yet when its first client had been served), and so may
+//! a worker process, or set them up at its first client. So each process's may grow by
+//! [`PER_THREAD`] for every thread of it but the main process's first: a server of one
+//! thread gets nothing. A process that was not there at the baseline (a worker started
 //! late, a child that never exited) holds what its parent gave it: its sockets of
 //! connections count, the rest is no leak of descriptors. Whether it should be running at
 //! all is what the process checks (`children-exit`, `bounded-processes`) judge.
@@ -37,13 +38,14 @@ struct Share {
     start: u64,
     /// Its descriptors that are not sockets of connections.
     others: usize,
-    threads: usize,
+    /// Its threads, less one if it is the main process.
+    started: usize,
 }
 
 impl Share {
     /// How many more other descriptors than at the baseline its threads may explain.
     fn allowance(&self) -> usize {
-        PER_THREAD * self.threads.saturating_sub(1)
+        PER_THREAD * self.started
     }
 }
 
@@ -76,7 +78,7 @@ impl Held {
                     pid: p.pid,
                     start: p.start,
                     others: procfs::open_fds(p.pid)?.saturating_sub(sockets),
-                    threads: p.threads,
+                    started: p.threads.saturating_sub(usize::from(p.pid == server.pid())),
                 })
             })
             .collect();
@@ -155,14 +157,14 @@ impl Held {
     pub fn leaked_others(&self, before: &Held) -> String {
         let grown = self.grown(before);
         let now: usize = grown.now.iter().map(|p| p.others).sum();
-        let threads: usize = grown.now.iter().map(|p| p.threads).sum();
+        let started: usize = grown.now.iter().map(|p| p.started).sum();
         let allowance: usize = grown.now.iter().map(|p| p.allowance()).sum();
         format!(
             "{} more descriptors that are not sockets of connections ({} then, {now} now, in \
-             {} of the processes it had before the clients came): their {threads} thread(s) \
-             explain {allowance} at most ({PER_THREAD} for each thread but a process's first, \
-             made as it starts), so something opened for its connections (a file, a timer, a \
-             pipe) is never closed",
+             {} of the processes it had before the clients came): their {started} thread(s) \
+             besides the main one explain {allowance} at most ({PER_THREAD} each, made as it \
+             starts or at its first client), so something opened for its connections (a \
+             file, a timer, a pipe) is never closed",
             now - grown.then,
             grown.then,
             grown.now.len(),
