@@ -4,7 +4,10 @@
 //!   theirs left (a hostile server names its files after itself);
 //! - cleanup after a hostile server takes at most 2 s, and leaves no process;
 //! - the server's scratch space is private, capped, and gone at the end;
-//! - nothing in the server's view names the grader (environment, directory, parent, cgroup);
+//! - nothing in the server's view names the grader (environment, directory, parent, cgroup),
+//!   and it holds no descriptor but its stdio, though the grader's caller left one open;
+//! - a caller that ignored every signal changes no verdict (the server starts with each at
+//!   its default action, so a never-reaping server still leaves zombies);
 //! - as root, the server's uid of its own is one no process holds, even when strangers
 //!   hold the uids the shepherd would try first;
 //! - where servers get no namespaces (forced with `WORKBOOK_NAMESPACES=off`), the grader
@@ -19,6 +22,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -102,6 +106,13 @@ fn main() -> ExitCode {
         trials.push(Trial::test(
             format!("unprivileged-grader::{bug}"),
             move || unprivileged_grader_survives(&exe, bug, fails),
+        ));
+    }
+    {
+        let exe = buggy.clone();
+        trials.push(Trial::test(
+            "caller-signals-stay-with-the-caller",
+            move || caller_signals_stay(&exe),
         ));
     }
     for (bug, fails, may_fail) in UNFENCED {
@@ -542,6 +553,45 @@ fn unprivileged_grader_survives(buggy: &Path, bug: &str, fails: &[&str]) -> Resu
     no_server_left(buggy, bug)
 }
 
+/// A grader whose caller ignored every signal it may (as a CI runner or a program that never
+/// waits for its children may ignore SIGCHLD) still catches a server that never reaps: the
+/// server starts with every signal at its default action, so its ended children stay
+/// zombies until it collects them.
+fn caller_signals_stay(buggy: &Path) -> Result<(), Failed> {
+    let test = "caller-signals-stay-with-the-caller";
+    let Some(grader) = Grader::for_test(test, buggy) else {
+        return Ok(());
+    };
+    let mut command = grader.command(&grader.cli);
+    command
+        .args([
+            "grade",
+            "forking",
+            "--check",
+            "no-zombies",
+            "--format",
+            "json",
+            "--",
+        ])
+        .arg(buggy)
+        .arg("forking-no-reap");
+    // SAFETY: between fork and exec, only signal(2), which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            for sig in nix::sys::signal::Signal::iterator() {
+                let _ = nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn);
+            }
+            Ok(())
+        });
+    }
+    let out = Grader::output(command, "forking-no-reap")?;
+    let report = json_report(&out)?;
+    if failed_checks(&report) != ["no-zombies"] {
+        return Err(format!("no-zombies should have failed: {report:#}").into());
+    }
+    no_server_left(buggy, "forking-no-reap")
+}
+
 /// Runs the CLI as the unprivileged uid (via setpriv, when we are root) or as ourselves.
 struct Grader {
     cli: PathBuf,
@@ -613,12 +663,18 @@ impl Grader {
 
     /// [`Grader::grade`], with `env` added to the grader's environment.
     fn grade_with(&self, buggy: &Path, bug: &str, env: &[(&str, &str)]) -> Result<Output, Failed> {
-        let mut child = self
-            .command(&self.cli)
+        let mut command = self.command(&self.cli);
+        command
             .envs(env.iter().copied())
             .args(["grade", "iterative", "--format", "json", "--"])
             .arg(buggy)
-            .arg(bug)
+            .arg(bug);
+        Grader::output(command, bug)
+    }
+
+    /// What `command`, a grading of `bug`, prints, within a deadline.
+    fn output(mut command: Command, bug: &str) -> Result<Output, Failed> {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::signal::{signal, SigHandler, Signal};
 
 use crate::contain::fence::{Fence, Outcome};
 use crate::contain::init::Setup;
@@ -130,6 +131,7 @@ pub fn run_if_requested() {
         return;
     }
     close_inherited();
+    default_signals();
     let code = match parse(&args[2..]) {
         Some((limits, cwd, tag, program)) => shepherd(&limits, &cwd, &tag, &program),
         None => {
@@ -162,6 +164,23 @@ fn close_inherited() {
             .collect();
         for fd in fds {
             let _ = nix::unistd::close(fd);
+        }
+    }
+}
+
+/// Gives every signal but SIGPIPE its default action back. An ignored signal stays ignored
+/// across exec, so whatever the grader's caller ignored would pass on to the server, and
+/// change what it is graded on. SIGCHLD above all: ignored, its children are collected by
+/// the kernel, and a server that never reaps would leave no zombie for `no-zombies` to find
+/// (seen: full marks for `forking-no-reap` under a caller that ignored SIGCHLD). SIGPIPE
+/// stays ignored here, where the runtime put it for the shepherd's own writes; the server
+/// gets its default back where it is started. The grader's own handlers (SIGINT, SIGTERM,
+/// SIGHUP) were already reset by exec, and the signal mask by `std::process::Command`.
+fn default_signals() {
+    for sig in Signal::iterator() {
+        if !matches!(sig, Signal::SIGKILL | Signal::SIGSTOP | Signal::SIGPIPE) {
+            // SAFETY: SIG_DFL installs no handler.
+            let _ = unsafe { signal(sig, SigHandler::SigDfl) };
         }
     }
 }
