@@ -14,7 +14,7 @@ use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
-use nix::sys::signal::Signal;
+use nix::sys::signal::{signal, SigHandler, Signal};
 
 use crate::contain::pidfd::signal_if_same;
 use crate::contain::shepherd::{KILL_DEADLINE, TAG_VAR};
@@ -102,6 +102,11 @@ pub fn init() {
         if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
             let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
         }
+        // Ignored by our caller, SIGCHLD would have the kernel collect each shepherd as it
+        // ends, and waiting for one would fail: `finish` would wait out its grace, then
+        // signal a pid that might already be another process's.
+        // SAFETY: SIG_DFL installs no handler.
+        let _ = unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) };
         install_signal_handlers();
         sweep_strays();
         crate::contain::memcg::sweep_stale();
