@@ -282,9 +282,12 @@ impl Server {
             .sum()
     }
 
-    /// Whether any thread of the server's processes is running or runnable now.
-    pub fn running(&self) -> bool {
-        self.tree().iter().any(|p| procfs::any_task_running(p.pid))
+    /// The threads of the server's processes that are running or runnable now.
+    pub fn running(&self) -> Vec<i32> {
+        self.tree()
+            .iter()
+            .flat_map(|p| procfs::running_tasks(p.pid))
+            .collect()
     }
 
     /// How the main process ended, if it has.

@@ -115,7 +115,11 @@ pub fn cpu_ns(pid: i32) -> Option<u64> {
     Some(t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
 }
 
-/// Whether any thread of `pid` is running or runnable (state `R`) now.
-pub fn any_task_running(pid: i32) -> bool {
-    tasks(pid).iter().any(|t| t.state == 'R')
+/// The threads of `pid` running or runnable (state `R`) now.
+pub fn running_tasks(pid: i32) -> Vec<i32> {
+    tasks(pid)
+        .into_iter()
+        .filter(|t| t.state == 'R')
+        .map(|t| t.tid)
+        .collect()
 }

@@ -2,6 +2,7 @@
 //! descriptor per connection (epoll, threaded) or may (a forking parent that keeps some).
 //! Each architecture has its own `Check`, with its own hint and book section, around it.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::contain::server::Server;
@@ -28,8 +29,9 @@ const RECOVERY: Duration = Duration::from_secs(3);
 const STORY: &str = "the server may open 64 descriptors, and 101 clients connected";
 
 /// Starts the server with [`NOFILE`] descriptors, connects one client that is served, then
-/// [`CROWD`] more, and fails if the server then spins (runs in at least half the looks over
-/// [`WINDOW`] while nobody sends anything), stops serving the first client, or serves no new
+/// [`CROWD`] more, and fails if the server then spins (one of its threads runs in at least
+/// half the looks over [`WINDOW`] while nobody sends anything), stops serving the first
+/// client, or serves no new
 /// client within [`RECOVERY`] once the crowd has left.
 ///
 /// `why` diagnoses what the architecture's server may be doing wrong (it is asked on any
@@ -65,9 +67,9 @@ pub fn out_of_descriptors_with(
             " on an accept that keeps failing"
         };
         return Err(Verdict::new(format!(
-            "{STORY}; over the next {} the server was running in {running} of {samples} \
-             looks (it used {percent}% of a CPU) while nothing was being sent: it is \
-             spinning{on}",
+            "{STORY}; over the next {} a thread of the server was running in {running} of \
+             {samples} looks (the server used {percent}% of a CPU) while nothing was being \
+             sent: it is spinning{on}",
             secs(WINDOW)
         ))
         .because(cause));
@@ -126,23 +128,27 @@ fn crowd_gone(server: &Server, peers: &[u16]) {
     });
 }
 
-/// Looks at the server every 10 ms for [`WINDOW`]: in how many looks one of its threads
-/// was running, of how many, and the share of a CPU it used meanwhile.
+/// Looks at the server every 10 ms for [`WINDOW`]: in how many looks its busiest thread
+/// was running, of how many, and the share of a CPU the server used meanwhile.
 ///
-/// A spinning server is runnable whenever we look, however busy the machine is (its share
+/// A spinning thread is runnable whenever we look, however busy the machine is (its share
 /// of CPU time is not: on a loaded machine a spinner may get little of it). So the verdict
-/// rests on its state, and reports the CPU it used as well.
+/// rests on its state, and reports the CPU used as well. Thread by thread: a correct server
+/// of many threads, each woken now and then and waiting its turn for a CPU on a loaded
+/// machine, may have one thread or another runnable at most looks (seen: 69 of 90, at 0%
+/// of a CPU, for a tokio server pausing between accepts).
 fn watch(server: &Server) -> (usize, usize, u64) {
     let before = server.cpu_ns();
-    let (mut samples, mut running) = (0, 0);
+    let mut samples = 0;
+    let mut seen: HashMap<i32, usize> = HashMap::new();
     let end = Instant::now() + WINDOW;
     while Instant::now() < end {
         samples += 1;
-        if server.running() {
-            running += 1;
+        for tid in server.running() {
+            *seen.entry(tid).or_default() += 1;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     let percent = server.cpu_ns().saturating_sub(before) * 100 / WINDOW.as_nanos() as u64;
-    (running, samples, percent)
+    (seen.into_values().max().unwrap_or(0), samples, percent)
 }
