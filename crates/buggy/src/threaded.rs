@@ -192,17 +192,23 @@ fn reads_on_accept_thread() -> io::Result<()> {
     Ok(())
 }
 
-/// Reads one line a byte at a time, so that nothing after it is taken from the socket.
-/// `None` at EOF or when the line is too long (after telling the client so).
+/// Reads one line, and nothing after it: it peeks at what has come, then takes from the
+/// socket only up to the line's end. `None` at EOF or when the line is too long (after
+/// telling the client so).
 fn first_line(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
     let mut line = Vec::new();
-    let mut byte = [0u8];
+    let mut chunk = vec![0u8; 16 * 1024];
     while line.len() < MAX_LINE {
-        if stream.read(&mut byte)? == 0 {
+        let seen = stream.peek(&mut chunk)?;
+        if seen == 0 {
             return Ok(None);
         }
-        line.push(byte[0]);
-        if byte[0] == b'\n' {
+        let end = chunk[..seen].iter().position(|&b| b == b'\n');
+        let take = end.map_or(seen, |i| i + 1).min(MAX_LINE - line.len());
+        let start = line.len();
+        line.resize(start + take, 0);
+        stream.read_exact(&mut line[start..])?;
+        if end.is_some_and(|i| i < take) {
             return Ok(Some(line));
         }
     }
