@@ -282,11 +282,11 @@ impl Server {
             .sum()
     }
 
-    /// The threads of the server's processes that are running or runnable now.
-    pub fn running(&self) -> Vec<i32> {
+    /// Every thread of the server's processes, now.
+    pub fn tasks(&self) -> Vec<procfs::Task> {
         self.tree()
             .iter()
-            .flat_map(|p| procfs::running_tasks(p.pid))
+            .flat_map(|p| procfs::tasks(p.pid))
             .collect()
     }
 

@@ -7,7 +7,7 @@
 
 mod tasks;
 
-pub use tasks::{cpu_ns, reading_sockets, running_tasks, tasks, wchan, Task};
+pub use tasks::{cpu_ns, reading_sockets, tasks, wchan, Task};
 
 use std::collections::{HashMap, HashSet};
 use std::fs;

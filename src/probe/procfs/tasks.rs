@@ -32,6 +32,8 @@ pub struct Task {
     pub wchan: Option<String>,
     /// CPU time it has used, in nanoseconds (`/proc/PID/task/TID/schedstat`).
     pub cpu_ns: u64,
+    /// Time it has spent runnable but waiting for a CPU, in nanoseconds (`schedstat` too).
+    pub wait_ns: u64,
 }
 
 impl Task {
@@ -54,22 +56,26 @@ pub fn tasks(pid: i32) -> Vec<Task> {
                 .first()?
                 .chars()
                 .next()?;
+            let (cpu_ns, wait_ns) = schedstat(&path).unwrap_or((0, 0));
             Some(Task {
                 tid: task.file_name().to_str()?.parse().ok()?,
                 state,
                 wchan: wchan_at(&path),
-                cpu_ns: schedstat_ns(&path).unwrap_or(0),
+                cpu_ns,
+                wait_ns,
             })
         })
         .collect()
 }
 
-/// The CPU time of the thread whose `/proc` directory is `dir`, in nanoseconds: the first
-/// field of its `schedstat`. (`stat`'s `utime` and `stime` count whole clock ticks, 10 ms
-/// here, too coarse for a thread that runs a few milliseconds.)
-fn schedstat_ns(dir: &Path) -> Option<u64> {
+/// The CPU time of the thread whose `/proc` directory is `dir`, and the time it waited for a
+/// CPU, in nanoseconds: the first two fields of its `schedstat`. (`stat`'s `utime` and
+/// `stime` count whole clock ticks, 10 ms here, too coarse for a thread that runs a few
+/// milliseconds.)
+fn schedstat(dir: &Path) -> Option<(u64, u64)> {
     let text = fs::read_to_string(dir.join("schedstat")).ok()?;
-    text.split_whitespace().next()?.parse().ok()
+    let mut fields = text.split_whitespace().map(|f| f.parse().ok());
+    Some((fields.next()??, fields.next()??))
 }
 
 /// The sockets `pid`'s threads are blocked reading, each with the thread: a thread whose
@@ -113,13 +119,4 @@ pub fn cpu_ns(pid: i32) -> Option<u64> {
     let clock = clock_getcpuclockid(Pid::from_raw(pid)).ok()?;
     let t = clock_gettime(clock).ok()?;
     Some(t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
-}
-
-/// The threads of `pid` running or runnable (state `R`) now.
-pub fn running_tasks(pid: i32) -> Vec<i32> {
-    tasks(pid)
-        .into_iter()
-        .filter(|t| t.state == 'R')
-        .map(|t| t.tid)
-        .collect()
 }
