@@ -6,7 +6,7 @@
 
 use std::ffi::c_int;
 use std::io::{self, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd};
 
 use nix::errno::Errno;
@@ -337,60 +337,55 @@ fn one_request(listener: &TcpListener) -> ! {
     std::process::exit(if served { 0 } else { 1 })
 }
 
-/// The bug of `prefork-thread-workers`: a thread per connection inside each worker.
-fn thread_per_connection(listener: &TcpListener) -> ! {
+/// A worker's loop: accepts for ever, handing each connection to `serve`.
+fn accept_each(listener: &TcpListener, mut serve: impl FnMut(TcpStream, SocketAddr)) -> ! {
     loop {
         match listener.accept() {
-            Ok((stream, _)) => {
-                let spawned = std::thread::Builder::new().spawn(move || serve_logged(stream));
-                if let Err(e) = spawned {
-                    eprintln!("cannot start a thread, closing this connection: {e}");
-                }
-            }
+            Ok((stream, peer)) => serve(stream, peer),
             Err(e) => accept_failed(&e),
         }
     }
+}
+
+/// The bug of `prefork-thread-workers`: a thread per connection inside each worker.
+fn thread_per_connection(listener: &TcpListener) -> ! {
+    accept_each(listener, |stream, _| {
+        let spawned = std::thread::Builder::new().spawn(move || serve_logged(stream));
+        if let Err(e) = spawned {
+            eprintln!("cannot start a thread, closing this connection: {e}");
+        }
+    })
 }
 
 /// The worker of `prefork-lazy-log`: a log of its own, opened for its first client, then a
 /// line per client. So the workers that serve none of the first clients open theirs later.
 fn lazy_log(listener: &TcpListener) -> ! {
     let mut log = None;
-    loop {
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                let served = serve_logged(stream);
-                if log.is_none() {
-                    let name = format!("prefork-lazy-log-{}.log", getpid());
-                    log = std::fs::File::create(std::env::temp_dir().join(name)).ok();
-                }
-                if let Some(log) = log.as_mut() {
-                    let _ = writeln!(log, "{peer}: served: {served}");
-                }
-            }
-            Err(e) => accept_failed(&e),
+    accept_each(listener, |stream, peer| {
+        let served = serve_logged(stream);
+        if log.is_none() {
+            let name = format!("prefork-lazy-log-{}.log", getpid());
+            log = std::fs::File::create(std::env::temp_dir().join(name)).ok();
         }
-    }
+        if let Some(log) = log.as_mut() {
+            let _ = writeln!(log, "{peer}: served: {served}");
+        }
+    })
 }
 
 /// The bug of `prefork-log-per-connection`: a log opened for each connection, then kept.
 fn log_per_connection(listener: &TcpListener) -> ! {
     let path = std::env::temp_dir().join(format!("prefork-log-per-connection-{}.log", getpid()));
-    loop {
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                let served = serve_logged(stream);
-                let opened = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path);
-                if let Ok(mut log) = opened {
-                    let _ = writeln!(log, "{peer}: served: {served}");
-                    // The bug: as if kept in a list of open logs, never closed.
-                    std::mem::forget(log);
-                }
-            }
-            Err(e) => accept_failed(&e),
+    accept_each(listener, |stream, peer| {
+        let served = serve_logged(stream);
+        let opened = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path);
+        if let Ok(mut log) = opened {
+            let _ = writeln!(log, "{peer}: served: {served}");
+            // The bug: as if kept in a list of open logs, never closed.
+            std::mem::forget(log);
         }
-    }
+    })
 }

@@ -68,9 +68,7 @@ impl Held {
         let connections = connection_sockets(&pids, server.addr().port());
         // Counted after the sockets: a socket closed between the two counts makes `others`
         // one low for one reading, never high.
-        procfs::open_fds(server.pid())
-            .ok_or_else(|| Verdict::new("the server's main process is gone"))?;
-        let processes = living
+        let processes: Vec<Share> = living
             .iter()
             .filter_map(|p| {
                 let sockets = connections.iter().filter(|(pid, _)| *pid == p.pid).count();
@@ -82,6 +80,9 @@ impl Held {
                 })
             })
             .collect();
+        if !processes.iter().any(|p| p.pid == server.pid()) {
+            return Err(Verdict::new("the server's main process is gone"));
+        }
         Ok(Held {
             connections: connections.into_iter().map(|(_, inode)| inode).collect(),
             processes,
@@ -93,14 +94,30 @@ impl Held {
         self.connections.len() + self.processes.iter().map(|p| p.others).sum::<usize>()
     }
 
+    /// Whether the server is back where it was `before`: no more connection sockets, and
+    /// every process's other descriptors within what its threads explain.
+    pub fn back(&self, before: &Held) -> bool {
+        self.sockets_back(before) && self.others_back(before)
+    }
+
+    /// What the server leaked since `before`, told as [`Held::leaked_sockets`] or, if its
+    /// connection sockets are back, [`Held::leaked_others`].
+    pub fn leak(&self, before: &Held, server: &Server) -> String {
+        if self.sockets_back(before) {
+            self.leaked_others(before)
+        } else {
+            self.leaked_sockets(before, server)
+        }
+    }
+
     /// Whether the server holds no more connection sockets than it did `before`.
-    pub fn sockets_back(&self, before: &Held) -> bool {
+    fn sockets_back(&self, before: &Held) -> bool {
         self.connections.len() <= before.connections.len()
     }
 
     /// Whether every process of `before` still running is back within [`Share::allowance`]
     /// of its other descriptors then.
-    pub fn others_back(&self, before: &Held) -> bool {
+    fn others_back(&self, before: &Held) -> bool {
         self.grown(before).now.is_empty()
     }
 
@@ -125,7 +142,7 @@ impl Held {
     /// "6 descriptors leaked, each the socket of a connection that had ended (3 gone from the
     /// kernel's TCP table, ...; 3 closed by their client ...; 0 still open)": the sockets
     /// held now that were not `before`.
-    pub fn leaked_sockets(&self, before: &Held, server: &Server) -> String {
+    fn leaked_sockets(&self, before: &Held, server: &Server) -> String {
         let new: Vec<u64> = self
             .connections
             .iter()
@@ -154,7 +171,7 @@ impl Held {
 
     /// "1,000 more descriptors that are not sockets of connections, ...": what grew beyond
     /// the allowance.
-    pub fn leaked_others(&self, before: &Held) -> String {
+    fn leaked_others(&self, before: &Held) -> String {
         let grown = self.grown(before);
         let now: usize = grown.now.iter().map(|p| p.others).sum();
         let started: usize = grown.now.iter().map(|p| p.started).sum();

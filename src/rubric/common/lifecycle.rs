@@ -83,17 +83,13 @@ pub fn fd_leak_after(
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let now = Held::now(server)?;
-        if now.sockets_back(&baseline) && now.others_back(&baseline) {
+        if now.back(&baseline) {
             return Ok(());
         }
         if Instant::now() > deadline {
             fail!(
                 "{n} clients came and went, and 3 s after the last one left the server had {}",
-                if now.sockets_back(&baseline) {
-                    now.leaked_others(&baseline)
-                } else {
-                    now.leaked_sockets(&baseline, server)
-                }
+                now.leak(&baseline, server)
             );
         }
         std::thread::sleep(Duration::from_millis(20));

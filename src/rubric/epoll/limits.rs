@@ -106,7 +106,7 @@ fn closed_peers(ctx: &Ctx) -> Outcome {
     let deadline = Instant::now() + margin;
     loop {
         let now = Held::now(&server)?;
-        if now.sockets_back(&before) && now.others_back(&before) {
+        if now.back(&before) {
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -115,11 +115,7 @@ fn closed_peers(ctx: &Ctx) -> Outcome {
                  time (half closed normally, half reset the connection, half of each in the \
                  middle of a line), {} after the last one left the server had {}",
                 secs(margin),
-                if now.sockets_back(&before) {
-                    now.leaked_others(&before)
-                } else {
-                    now.leaked_sockets(&before, &server)
-                }
+                now.leak(&before, &server)
             );
         }
         thread::sleep(Duration::from_millis(20));
