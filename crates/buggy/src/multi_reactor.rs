@@ -28,6 +28,17 @@ pub const BUGS: &[Bug] = &[
         run: slow_start,
     },
     Bug {
+        name: "multi-reactor-late-loop",
+        about: "correct, written differently: its last loop first spends 300 ms of CPU (as \
+                if warming a cache) before it makes its epoll instance and its spare, and, as \
+                the reference, the server ends if a loop fails",
+        arch: "multi-reactor",
+        fails: Nothing,
+        says: "",
+        alone: false,
+        run: late_loop,
+    },
+    Bug {
         name: "multi-reactor-one-loop",
         about: "one event loop (the epoll server), whatever --workers asks for",
         arch: "multi-reactor",
@@ -174,6 +185,25 @@ fn slow_start() -> io::Result<()> {
         })
         .collect();
     join(threads)
+}
+
+/// The reference, but its last loop busy for 300 ms before it sets up. A loop that fails
+/// ends the server, as in the reference.
+fn late_loop() -> io::Result<()> {
+    let (mut listeners, _) = workbook_kit::start_with(|options| {
+        solution_multi_reactor::listeners(options.addr, options.workers)
+    })?;
+    let last = listeners.pop().expect("at least one listener");
+    thread::spawn(move || {
+        let busy = std::time::Instant::now();
+        while busy.elapsed() < Duration::from_millis(300) {
+            std::hint::spin_loop();
+        }
+        let failed = solution_epoll::serve(last);
+        eprintln!("the last loop failed: {failed:?}");
+        std::process::exit(1);
+    });
+    solution_multi_reactor::serve(listeners)
 }
 
 /// The reference's listeners, each in a loop of its own, and one thread for all the loops:
